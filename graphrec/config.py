@@ -1,0 +1,283 @@
+"""Typed schemas for every config group, registered in Hydra's ConfigStore.
+
+Each YAML option under ``conf/<group>/`` starts its defaults list with ``<kind>_schema`` so a
+wrong key or a wrong type fails when Hydra composes the config, before any work starts.
+Cross-field rules (``amp_fp16`` needs CUDA, ``num_neg`` < candidates, ...) live in
+:func:`validate`, which ``train(cfg)`` calls before it loads anything heavy.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, List, Optional, Union
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work. The message names the key, the value and the range."""
+
+
+# ----------------------------------------------------------------------------- data
+@dataclass
+class SyntheticData:
+    kind: str = "synthetic"
+    name: str = "synthetic"
+    seed: int = 0
+    n_users: int = 1500
+    n_items: int = 800
+    cold_share: float = 0.15
+    mean_degree: float = 25.0
+    degree_sigma: float = 0.8
+    min_degree: int = 5
+    max_degree: int = 300
+    latent_dim: int = 16
+    popularity_exponent: float = 0.8
+    affinity: float = 2.0
+    split: List[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
+    feat_dims: List[int] = field(default_factory=lambda: [64, 32, 32])
+    feat_noise: float = 0.5
+
+
+@dataclass
+class ClcrecData:
+    kind: str = "clcrec"
+    name: str = "clcrec"
+    path: str = MISSING
+    features: str = "synthetic"
+    feat_dims: List[int] = field(default_factory=lambda: [64, 32, 32])
+    exclude_heldout: bool = False
+    cache_dir: str = ".cache/graphrec"
+
+
+@dataclass
+class MovielensData:
+    kind: str = "movielens"
+    name: str = "movielens"
+    path: str = MISSING
+    min_rating: float = 0.0
+    kcore: int = 0
+    split: str = "random"
+    ratios: List[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
+    seed: int = 0
+    cold_share: float = 0.0
+    features: str = "auto"
+    feat_dims: List[int] = field(default_factory=lambda: [64, 32, 32])
+    cache_dir: str = ".cache/graphrec"
+
+
+# ----------------------------------------------------------------------------- the rest
+@dataclass
+class LoaderConfig:
+    kind: str = "baseline"
+    num_workers: Union[int, str] = 1
+    pin_memory: bool = False
+    persistent_workers: bool = False
+    prefetch_factor: Optional[int] = None
+    bitmap_max_mb: int = 256
+
+
+@dataclass
+class BatchConfig:
+    size: int = 256
+    lr_scaling: str = "none"
+
+
+@dataclass
+class PrecisionConfig:
+    mode: str = "fp32"
+
+
+@dataclass
+class SamplingConfig:
+    num_neg: int = 512
+    candidates: str = "warm"
+    exclude_train: bool = True
+    replacement: bool = True
+
+
+@dataclass
+class ModelConfig:
+    name: str = MISSING
+    impl: str = "auto"
+    dim: int = 64
+    lr: float = 1e-3
+    reg_weight: float = 0.1
+    temp_value: float = 2.0
+    lr_lambda: float = 0.5
+    num_sample: float = 0.5
+    n_layers: int = 3
+    encoder_hidden: int = 256
+
+
+@dataclass
+class TrainerConfig:
+    epochs: int = 10
+    max_steps: int = 0
+    eval_every: int = 1
+    monitor: str = "recall@20"
+    patience: int = 5
+    ks: List[int] = field(default_factory=lambda: [10, 20])
+    eval_chunk_users: int = 2048
+    seed: int = 0
+    device: str = "auto"
+    log_every: int = 20
+    progress: bool = True
+    compile: bool = False
+    threads: int = 0
+    fail_after_steps: int = 0
+
+
+@dataclass
+class SweepConfig:
+    objective: str = "both"
+
+
+@dataclass
+class Config:
+    data: Any = MISSING
+    loader: LoaderConfig = MISSING
+    batch: BatchConfig = MISSING
+    precision: PrecisionConfig = MISSING
+    sampling: SamplingConfig = MISSING
+    model: ModelConfig = MISSING
+    trainer: TrainerConfig = MISSING
+    sweep: SweepConfig = field(default_factory=SweepConfig)
+
+
+def register_configs() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="config_schema", node=Config)
+    for name, node in [("synthetic_schema", SyntheticData), ("clcrec_schema", ClcrecData),
+                       ("movielens_schema", MovielensData)]:
+        cs.store(group="data", name=name, node=node)
+    for group, node in [("loader", LoaderConfig), ("batch", BatchConfig),
+                        ("precision", PrecisionConfig), ("sampling", SamplingConfig),
+                        ("model", ModelConfig), ("trainer", TrainerConfig)]:
+        cs.store(group=group, name=f"{group}_schema", node=node)
+
+
+register_configs()
+
+
+# ----------------------------------------------------------------------------- validation
+CHOICES = {
+    "loader.kind": ("baseline", "workers", "fast"),
+    "batch.lr_scaling": ("none", "sqrt", "linear"),
+    "precision.mode": ("fp32", "tf32", "amp", "amp_fp16"),
+    "sampling.candidates": ("warm", "all"),
+    "model.name": ("clcrec", "mf", "lightgcn"),
+    "model.impl": ("auto", "reference", "lean"),
+    "trainer.device": ("auto", "cpu", "cuda"),
+    "sweep.objective": ("both", "accuracy", "throughput"),
+}
+
+
+def _get(cfg, dotted: str):
+    node = cfg
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def _require(ok: bool, key: str, value, allowed: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}={value!r} is invalid: allowed {allowed}")
+
+
+def resolve_num_workers(value: Union[int, str]) -> int:
+    """``auto`` is the guide's rule, min(cores, 8)."""
+    if value == "auto":
+        return min(os.cpu_count() or 1, 8)
+    return int(value)
+
+
+def resolve_device(name: str):
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def resolve_impl(cfg) -> str:
+    """``auto`` pairs the lean step with the fast loader and keeps the seed's formulation
+    with the seed's loader, so ``loader=baseline`` alone reproduces the seed run."""
+    impl = cfg.model.impl
+    if impl == "auto":
+        return "lean" if cfg.loader.kind == "fast" else "reference"
+    return impl
+
+
+def validate(cfg) -> None:
+    """Check every rule that composition cannot; raise ConfigError naming key, value, range."""
+    import torch
+
+    for key, allowed in CHOICES.items():
+        value = _get(cfg, key)
+        _require(value in allowed, key, value, "one of " + "|".join(allowed))
+    nw = cfg.loader.num_workers
+    _require(nw == "auto" or (isinstance(nw, int) and nw >= 0), "loader.num_workers", nw,
+             "an integer >= 0 or 'auto'")
+    pf = cfg.loader.prefetch_factor
+    _require(pf is None or pf > 0, "loader.prefetch_factor", pf, "null or an integer > 0")
+    _require(cfg.batch.size > 0, "batch.size", cfg.batch.size, "an integer > 0")
+    _require(cfg.sampling.num_neg > 0, "sampling.num_neg", cfg.sampling.num_neg, "an integer > 0")
+    _require(cfg.model.lr > 0, "model.lr", cfg.model.lr, "a float > 0")
+    _require(cfg.model.dim > 0, "model.dim", cfg.model.dim, "an integer > 0")
+    _require(0.0 <= cfg.model.num_sample <= 1.0, "model.num_sample", cfg.model.num_sample,
+             "a float in [0, 1]")
+    _require(0.0 <= cfg.model.lr_lambda <= 1.0, "model.lr_lambda", cfg.model.lr_lambda,
+             "a float in [0, 1]")
+    _require(cfg.model.temp_value > 0, "model.temp_value", cfg.model.temp_value, "a float > 0")
+    _require(cfg.model.n_layers >= 0, "model.n_layers", cfg.model.n_layers, "an integer >= 0")
+    _require(cfg.trainer.epochs > 0, "trainer.epochs", cfg.trainer.epochs, "an integer > 0")
+    _require(cfg.trainer.max_steps >= 0, "trainer.max_steps", cfg.trainer.max_steps,
+             "an integer >= 0 (0 = no limit)")
+    _require(cfg.trainer.patience >= 0, "trainer.patience", cfg.trainer.patience,
+             "an integer >= 0 (0 = no early stopping)")
+    _require(cfg.trainer.eval_every >= 0, "trainer.eval_every", cfg.trainer.eval_every,
+             "an integer >= 0 (0 = evaluate only at the end)")
+    _require(cfg.trainer.log_every > 0, "trainer.log_every", cfg.trainer.log_every,
+             "an integer > 0")
+    ks = list(cfg.trainer.ks)
+    _require(len(ks) > 0 and all(k > 0 for k in ks), "trainer.ks", ks,
+             "a non-empty list of integers > 0")
+    metric, _, k = cfg.trainer.monitor.partition("@")
+    _require(metric in ("recall", "ndcg", "precision", "hit") and k.isdigit() and int(k) in ks,
+             "trainer.monitor", cfg.trainer.monitor,
+             f"metric@K with metric in recall|ndcg|precision|hit and K in {ks}")
+
+    device = cfg.trainer.device
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("trainer.device='cuda' is invalid: no CUDA GPU is visible "
+                          "(allowed here: auto|cpu)")
+    on_cuda = resolve_device(device).type == "cuda"
+    if cfg.precision.mode == "amp_fp16" and not on_cuda:
+        raise ConfigError("precision.mode='amp_fp16' is invalid on CPU: fp16 autocast with "
+                          "GradScaler needs CUDA (allowed on CPU: fp32|tf32|amp)")
+    if cfg.trainer.compile and not on_cuda:
+        raise ConfigError("trainer.compile=true is invalid on CPU: it is a CUDA-only option "
+                          "here (allowed on CPU: false)")
+
+
+def validate_against_data(cfg, data) -> None:
+    """Rules that need the data's sizes (num_neg below the number of candidates)."""
+    n_cand = data.n_warm if cfg.sampling.candidates == "warm" else data.n_items
+    if cfg.sampling.exclude_train:
+        n_cand_min = n_cand - int(data.max_train_degree())
+    else:
+        n_cand_min = n_cand
+    _require(cfg.sampling.num_neg < n_cand, "sampling.num_neg", cfg.sampling.num_neg,
+             f"1..{n_cand - 1} (this data has {n_cand} {cfg.sampling.candidates} candidate items)")
+    if not cfg.sampling.replacement:
+        _require(cfg.sampling.num_neg <= n_cand_min, "sampling.num_neg", cfg.sampling.num_neg,
+                 f"1..{n_cand_min} without replacement (the busiest user leaves only "
+                 f"{n_cand_min} candidates)")
+    if n_cand_min <= 0:
+        raise ConfigError(f"sampling.candidates={cfg.sampling.candidates!r} is invalid for this "
+                          "data: some user has interacted with every candidate item")
+    if cfg.model.name == "clcrec" and not data.features:
+        raise ConfigError("model.name='clcrec' needs item features, and this data has none "
+                          "(set data.features=synthetic or give feat_v/feat_a/feat_t files)")

@@ -1,0 +1,17 @@
+"""Data sources. Every source returns an :class:`Interactions`; ``load_data`` picks one by
+``cfg.kind`` (the ``data`` config group)."""
+from __future__ import annotations
+
+from .interactions import Interactions, csr_from_pairs
+
+
+def load_data(cfg) -> Interactions:
+    kind = cfg.kind
+    if kind == "synthetic":
+        from .synthetic import generate
+
+        return generate(cfg)
+    raise ValueError(f"data.kind={kind!r} is not available: allowed synthetic")
+
+
+__all__ = ["Interactions", "csr_from_pairs", "load_data"]

@@ -1,0 +1,90 @@
+"""The one in-memory form every data source produces: CSR interactions plus item metadata."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict
+
+import numpy as np
+
+
+def csr_from_pairs(users: np.ndarray, items: np.ndarray, n_users: int):
+    """(indptr, indices) with each user's items sorted and duplicates removed."""
+    users = np.asarray(users, dtype=np.int64)
+    items = np.asarray(items, dtype=np.int64)
+    order = np.lexsort((items, users))
+    users, items = users[order], items[order]
+    if len(users):
+        keep = np.ones(len(users), dtype=bool)
+        keep[1:] = (users[1:] != users[:-1]) | (items[1:] != items[:-1])
+        users, items = users[keep], items[keep]
+    indptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(users, minlength=n_users), out=indptr[1:])
+    return indptr, items
+
+
+@dataclass
+class Interactions:
+    """Implicit feedback split into train/val/test, users and items 0-based.
+
+    ``*_indptr``/``*_indices`` are CSR rows per user. ``warm_mask[i]`` is True for items that
+    may appear in training; cold items appear only in val/test. ``features`` maps a modality
+    name (``v``, ``a``, ``t``) to a float32 ``[n_items, dim]`` array.
+    """
+
+    n_users: int
+    n_items: int
+    train_indptr: np.ndarray
+    train_indices: np.ndarray
+    val_indptr: np.ndarray
+    val_indices: np.ndarray
+    test_indptr: np.ndarray
+    test_indices: np.ndarray
+    warm_mask: np.ndarray
+    features: Dict[str, np.ndarray] = field(default_factory=dict)
+    name: str = "data"
+    meta: Dict[str, object] = field(default_factory=dict)
+
+    @property
+    def n_train(self) -> int:
+        return int(len(self.train_indices))
+
+    @property
+    def n_warm(self) -> int:
+        return int(self.warm_mask.sum())
+
+    @property
+    def n_cold(self) -> int:
+        return self.n_items - self.n_warm
+
+    def train_users(self) -> np.ndarray:
+        """User id of every training pair, aligned with ``train_indices``."""
+        return np.repeat(np.arange(self.n_users, dtype=np.int64), np.diff(self.train_indptr))
+
+    def max_train_degree(self) -> int:
+        return int(np.diff(self.train_indptr).max()) if self.n_users else 0
+
+    def heldout(self, split: str):
+        if split not in ("val", "test"):
+            raise ValueError(f"split must be val or test, not {split!r}")
+        return getattr(self, f"{split}_indptr"), getattr(self, f"{split}_indices")
+
+    def summary(self) -> Dict[str, int]:
+        return {"n_users": self.n_users, "n_items": self.n_items, "n_train": self.n_train,
+                "n_warm": self.n_warm, "n_cold": self.n_cold}
+
+    def check(self) -> None:
+        """Invariants every source must satisfy; a loader calls this before returning."""
+        for split in ("train", "val", "test"):
+            indptr = getattr(self, f"{split}_indptr")
+            indices = getattr(self, f"{split}_indices")
+            if len(indptr) != self.n_users + 1 or indptr[-1] != len(indices):
+                raise ValueError(f"{split}: CSR shape does not match {self.n_users} users")
+            if len(indices) and (indices.min() < 0 or indices.max() >= self.n_items):
+                raise ValueError(f"{split}: item id out of range 0..{self.n_items - 1}")
+        if self.warm_mask.shape != (self.n_items,):
+            raise ValueError("warm_mask must have one entry per item")
+        if self.n_train and not self.warm_mask[self.train_indices].all():
+            raise ValueError("train: a cold item appears in training")
+        for name, feat in self.features.items():
+            if feat.shape[0] != self.n_items:
+                raise ValueError(f"feature {name}: {feat.shape[0]} rows for {self.n_items} items")
