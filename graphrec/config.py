@@ -33,8 +33,8 @@ class SyntheticData:
     min_degree: int = 5
     max_degree: int = 300
     latent_dim: int = 16
-    popularity_exponent: float = 0.8
-    affinity: float = 2.0
+    popularity_exponent: float = 0.4
+    affinity: float = 4.0
     split: List[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
     feat_dims: List[int] = field(default_factory=lambda: [64, 32, 32])
     feat_noise: float = 0.5

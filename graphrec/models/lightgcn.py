@@ -17,7 +17,8 @@ def normalized_adjacency(n_users: int, n_items: int, users: np.ndarray, items: n
     inv = np.where(deg > 0, 1.0 / np.sqrt(np.maximum(deg, 1)), 0.0)
     vals = (inv[rows] * inv[cols]).astype(np.float32)
     idx = torch.from_numpy(np.stack([rows, cols]))
-    return torch.sparse_coo_tensor(idx, torch.from_numpy(vals), (n, n)).coalesce()
+    return torch.sparse_coo_tensor(idx, torch.from_numpy(vals), (n, n),
+                                   check_invariants=False).coalesce()
 
 
 class LightGCN(MF):

@@ -1,0 +1,68 @@
+"""Every option of every group composes; wrong keys, types and combinations fail early."""
+from __future__ import annotations
+
+import pytest
+import torch
+from hydra.errors import ConfigCompositionException as HydraCompositionError
+
+from graphrec.config import ConfigError, validate
+from conftest import CONF, make_cfg
+
+GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir())
+
+
+def _options(group):
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+@pytest.mark.parametrize("group,option", [(g, o) for g in GROUPS for o in _options(g)])
+def test_every_option_composes(group, option):
+    extra = []
+    if group == "data" and option in ("clcrec", "movielens"):
+        extra = [f"data.path=/nonexistent/{option}"]
+    cfg = make_cfg([f"{group}={option}"] + extra, tiny=False)
+    assert cfg[group] is not None
+    if group != "data":
+        try:
+            validate(cfg)
+        except ConfigError as exc:  # only the CUDA-only options may be refused here
+            assert not torch.cuda.is_available() and "CUDA" in str(exc)
+
+
+def test_unknown_key_fails_at_compose():
+    with pytest.raises(HydraCompositionError):
+        make_cfg(["trainer.epochz=3"])
+
+
+def test_wrong_type_fails_at_compose():
+    with pytest.raises(HydraCompositionError):
+        make_cfg(["batch.size=big"])
+
+
+@pytest.mark.parametrize("override,key", [
+    ("batch.size=0", "batch.size"),
+    ("sampling.num_neg=0", "sampling.num_neg"),
+    ("loader.num_workers=-1", "loader.num_workers"),
+    ("model.lr=0", "model.lr"),
+    ("trainer.patience=-1", "trainer.patience"),
+    ("trainer.ks=[0]", "trainer.ks"),
+    ("trainer.device=tpu", "trainer.device"),
+    ("precision.mode=fp8", "precision.mode"),
+])
+def test_bad_values_name_the_key(override, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        validate(make_cfg([override]))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only refusal")
+def test_amp_fp16_on_cpu_is_refused_before_training():
+    with pytest.raises(ConfigError, match="amp_fp16.*CUDA"):
+        validate(make_cfg(["precision=amp_fp16", "trainer.device=cpu"]))
+
+
+def test_num_neg_must_leave_candidates(tmp_path):
+    from graphrec.training import train
+
+    with pytest.raises(ConfigError, match="sampling.num_neg"):
+        train(make_cfg(["sampling.num_neg=100000"]), out_dir=str(tmp_path))
+    assert not (tmp_path / "metrics.json").exists()
