@@ -22,7 +22,7 @@ from ..evaluation import evaluate
 from ..models import build_model
 from ..reporting import write_epochs, write_json
 from ..sampling import build_sampler
-from . import checkpoint
+from . import accel, checkpoint
 from .meter import ThroughputMeter, peak_memory, sync
 from .precision import Precision
 
@@ -82,11 +82,11 @@ def train(cfg, out_dir: Optional[str] = None, data=None) -> dict:
         data = load_data(cfg.data)
     validate_against_data(cfg, data)
     impl = resolve_impl(cfg)
-    model = build_model(cfg.model, data, impl).to(device)
+    model = accel.prepare(build_model(cfg.model, data, impl).to(device), cfg, device)
     sampler = build_sampler(data, cfg, device)
     precision = Precision(cfg.precision.mode, device)
     lr = scaled_lr(cfg)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = accel.make_optimizer(model.parameters(), lr, impl)
     log.info("data %s %s | model %s (%s) | loader %s | batch %d lr %.2g | num_neg %d | %s on %s",
              data.name, data.summary(), cfg.model.name, impl, cfg.loader.kind, cfg.batch.size,
              lr, cfg.sampling.num_neg, cfg.precision.mode, device)
