@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import gc
 import itertools
 import json
 import logging
@@ -29,8 +30,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+if __name__ == "__main__":  # before torch starts OpenMP: on a shared machine, threads that
+    # spin while waiting for a descheduled sibling make small ops 10-100x slower
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
@@ -158,7 +163,9 @@ class Bench:
                     next(batches)
                     n += 1
                 speeds[name].append(n * cfg.batch.size / (time.perf_counter() - t))
+                batches.close()  # stops the DataLoader's worker before the other side runs
                 del batches, sampler
+                gc.collect()
                 print(f"round {r} | {name} | {speeds[name][-1]:,.0f} samples/s", flush=True)
         first = statistics.median(next(iter(speeds.values())))
         for name, v in speeds.items():
@@ -185,8 +192,9 @@ class Bench:
         first = statistics.mean(recall[a.configs[0]])
         for c in a.configs:
             mean = statistics.mean(recall[c])
+            seeds = ", ".join(f"{x:.4f}" for x in recall[c])
             self.record("accuracy", f"{c}, {a.epochs} epochs",
-                        f"val recall@20 {mean:.4f} (seeds {', '.join(f'{x:.4f}' for x in recall[c])})",
+                        f"val recall@20 {mean:.4f} (seeds {seeds})",
                         f"{100 * (mean / first - 1):+.1f} %", len(recall[c]), device)
 
     def run_eval(self):
@@ -258,7 +266,8 @@ def main(argv=None):
     getattr(bench, f"run_{args.mode}")()
     after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     for row in bench.rows:  # how busy the machine was: the figures depend on it
-        row["note"] = (row["note"] + f" load avg {load:.1f}->{after:.1f}").strip()
+        row["note"] = (row["note"] + f" load avg {load:.1f}->{after:.1f}, OMP_WAIT_POLICY="
+                       f"{os.environ.get('OMP_WAIT_POLICY')}").strip()
     bench.report()
     return bench.rows
 

@@ -120,7 +120,8 @@ class CLCRec(Recommender):
         # One gather of the batch's users and every item: one dense gradient for the table.
         emb = self.id_embedding.index_select(0, torch.cat([users, self.item_ids]))
         user_emb, item_emb = emb[:b], emb[b:]
-        rows = self.row_of_item[items]
+        flat = items.reshape(-1)  # index_select: several times faster than [] indexing on CPU
+        rows = self.row_of_item.index_select(0, flat).view(b, m)
         # The first layer over 2276-wide features is most of a CPU step: encode only the warm
         # block when the batch holds no cold item. Elsewhere reading the max would stall the
         # device, and encoding every item costs little there.
@@ -134,8 +135,8 @@ class CLCRec(Recommender):
         # Score each user against id embeddings and features at once; take the feature score
         # at the hybrid slots, the id score elsewhere.
         idx = hybrid_index(b * m, self.num_sample, items.device)
-        copies = torch.zeros(b * m, device=items.device).index_add_(
-            0, idx, torch.ones(len(idx), device=items.device)).view(b, m)  # no sync, unlike bincount
+        ones = torch.ones(len(idx), device=items.device)  # index_add: no host sync, unlike bincount
+        copies = torch.zeros(b * m, device=items.device).index_add_(0, idx, ones).view(b, m)
         cols = torch.where(copies > 0, rows + self.n_items, items)
         both = torch.cat([item_emb, feature.to(item_emb.dtype)])
         # The seed swaps rows in with index_put at indices drawn with replacement, so autograd
@@ -143,7 +144,8 @@ class CLCRec(Recommender):
         # gets it once): weight the table side's gradient by the copies.
         s2 = gather_scores(user_emb, both, cols, table_weight=copies.clamp(min=1))
         cl2 = softmax_ce(s2 / self.temp_value)
-        reg = (user_emb.norm(dim=1).mean() + item_emb.norm(dim=1)[items].mean()) / 2
+        item_norms = item_emb.norm(dim=1).index_select(0, flat)
+        reg = (user_emb.norm(dim=1).mean() + item_norms.mean()) / 2
         return cl1, cl2, reg
 
     @torch.no_grad()

@@ -97,7 +97,8 @@ class DeviceSampler:
         """0, 1, 2, ... as int32 of ``shape``, kept: the slot ids every draw is keyed by."""
         if shape not in self._counters:
             n = int(np.prod(shape))
-            self._counters[shape] = torch.arange(n, dtype=torch.int32, device=self.device).view(shape)
+            counters = torch.arange(n, dtype=torch.int32, device=self.device)
+            self._counters[shape] = counters.view(shape)
         return self._counters[shape]
 
     # ------------------------------------------------------------------ training items

@@ -74,9 +74,9 @@ def below_(x: torch.Tensor, high) -> torch.Tensor:
     return x
 
 
-def randint(key: int, counters: torch.Tensor, high, out: torch.Tensor | None = None) -> torch.Tensor:
+def randint(key: int, counters: torch.Tensor, high) -> torch.Tensor:
     """Uniform int32 in ``[0, high)`` at each counter of stream ``key``."""
-    return below_(bits(key, counters, out), high)
+    return below_(bits(key, counters), high)
 
 
 # numpy twins: the CPU sampler handles its ~1 % re-drawn slots in numpy, whose per-op cost on
