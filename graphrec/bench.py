@@ -192,10 +192,10 @@ class Bench:
         first = statistics.mean(recall[a.configs[0]])
         for c in a.configs:
             mean = statistics.mean(recall[c])
-            seeds = ", ".join(f"{x:.4f}" for x in recall[c])
+            seeds = ", ".join(f"{x:.5f}" for x in recall[c])
             self.record("accuracy", f"{c}, {a.epochs} epochs",
-                        f"val recall@20 {mean:.4f} (seeds {seeds})",
-                        f"{100 * (mean / first - 1):+.1f} %", len(recall[c]), device)
+                        f"val recall@20 {mean:.5f} (seeds {seeds})",
+                        f"{100 * (mean / first - 1):+.2f} %", len(recall[c]), device)
 
     def run_eval(self):
         cfg = self.cfg(self.args.configs[0])
@@ -267,7 +267,7 @@ def main(argv=None):
     after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     for row in bench.rows:  # how busy the machine was: the figures depend on it
         row["note"] = (row["note"] + f" load avg {load:.1f}->{after:.1f}, OMP_WAIT_POLICY="
-                       f"{os.environ.get('OMP_WAIT_POLICY')}").strip()
+                       f"{os.environ.get('OMP_WAIT_POLICY', 'unset')}").strip()
     bench.report()
     return bench.rows
 

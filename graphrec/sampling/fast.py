@@ -47,7 +47,8 @@ class DeviceSampler:
         self.n_cand = c = len(cand)
         users = data.train_users()
         self.n_train = len(users)
-        if max(self.n_train, batch_size * max(1 + num_neg, c) * _ROUNDS) >= 2**31:
+        slots = batch_size * ((1 + num_neg) * _ROUNDS if replacement else c)
+        if max(self.n_train, slots) >= 2**31:
             raise ValueError("fast sampler: its counters are int32; an epoch or a batch this "
                              "large needs int64 counters")
 
