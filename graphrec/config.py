@@ -14,9 +14,7 @@ from typing import Any, List, Optional, Union
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-
-class ConfigError(ValueError):
-    """A config value that cannot work. The message names the key, the value and the range."""
+from .errors import ConfigError  # noqa: F401  (re-exported: callers import it from here)
 
 
 # ----------------------------------------------------------------------------- data
@@ -127,6 +125,8 @@ class TrainerConfig:
     compile: bool = False
     threads: int = 0
     fail_after_steps: int = 0
+    fail_kind: str = "error"
+    resume: Optional[str] = None
 
 
 @dataclass
@@ -171,6 +171,7 @@ CHOICES = {
     "model.impl": ("auto", "reference", "lean"),
     "trainer.device": ("auto", "cpu", "cuda"),
     "sweep.objective": ("both", "accuracy", "throughput"),
+    "trainer.fail_kind": ("error", "nan", "oom", "interrupt"),
 }
 
 
