@@ -2,6 +2,7 @@
 ``cfg.kind`` (the ``data`` config group)."""
 from __future__ import annotations
 
+from .errors import DataError
 from .interactions import Interactions, csr_from_pairs
 
 
@@ -14,4 +15,4 @@ def load_data(cfg) -> Interactions:
     raise ValueError(f"data.kind={kind!r} is not available: allowed synthetic")
 
 
-__all__ = ["Interactions", "csr_from_pairs", "load_data"]
+__all__ = ["DataError", "Interactions", "csr_from_pairs", "load_data"]
