@@ -266,7 +266,8 @@ def validate_against_data(cfg, data) -> None:
     """Rules that need the data's sizes (num_neg below the number of candidates)."""
     n_cand = data.n_warm if cfg.sampling.candidates == "warm" else data.n_items
     if cfg.sampling.exclude_train:
-        n_cand_min = n_cand - int(data.max_train_degree())
+        among = data.warm_mask if cfg.sampling.candidates == "warm" else None
+        n_cand_min = n_cand - data.max_excluded_degree(among)
     else:
         n_cand_min = n_cand
     _require(cfg.sampling.num_neg < n_cand, "sampling.num_neg", cfg.sampling.num_neg,
