@@ -47,6 +47,7 @@ class ClcrecData:
     path: str = MISSING
     features: str = "synthetic"
     feat_dims: List[int] = field(default_factory=lambda: [64, 32, 32])
+    seed: int = 0
     exclude_heldout: bool = False
     cache_dir: str = ".cache/graphrec"
 

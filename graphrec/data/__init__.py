@@ -12,7 +12,11 @@ def load_data(cfg) -> Interactions:
         from .synthetic import generate
 
         return generate(cfg)
-    raise ValueError(f"data.kind={kind!r} is not available: allowed synthetic")
+    if kind == "clcrec":
+        from . import clcrec
+
+        return clcrec.load(cfg)
+    raise ValueError(f"data.kind={kind!r} is not available: allowed synthetic|clcrec")
 
 
 __all__ = ["DataError", "Interactions", "csr_from_pairs", "load_data"]
