@@ -63,7 +63,8 @@ class MovielensData:
     ratios: List[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
     seed: int = 0
     cold_share: float = 0.0
-    features: str = "auto"
+    features: str = "synthetic"
+    title_dim: int = 128
     feat_dims: List[int] = field(default_factory=lambda: [64, 32, 32])
     cache_dir: str = ".cache/graphrec"
 

@@ -16,7 +16,11 @@ def load_data(cfg) -> Interactions:
         from . import clcrec
 
         return clcrec.load(cfg)
-    raise ValueError(f"data.kind={kind!r} is not available: allowed synthetic|clcrec")
+    if kind == "movielens":
+        from . import movielens
+
+        return movielens.load(cfg)
+    raise ValueError(f"data.kind={kind!r} is not available: allowed synthetic|clcrec|movielens")
 
 
 __all__ = ["DataError", "Interactions", "csr_from_pairs", "load_data"]
