@@ -45,6 +45,7 @@ class ClcrecData:
     path: str = MISSING
     features: str = "synthetic"
     feat_dims: List[int] = field(default_factory=lambda: [64, 32, 32])
+    seed: int = 0
     exclude_heldout: bool = False
     cache_dir: str = ".cache/graphrec"
 
@@ -60,7 +61,8 @@ class MovielensData:
     ratios: List[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
     seed: int = 0
     cold_share: float = 0.0
-    features: str = "auto"
+    features: str = "synthetic"
+    title_dim: int = 128
     feat_dims: List[int] = field(default_factory=lambda: [64, 32, 32])
     cache_dir: str = ".cache/graphrec"
 
@@ -267,7 +269,8 @@ def validate_against_data(cfg, data) -> None:
     """Rules that need the data's sizes (num_neg below the number of candidates)."""
     n_cand = data.n_warm if cfg.sampling.candidates == "warm" else data.n_items
     if cfg.sampling.exclude_train:
-        n_cand_min = n_cand - int(data.max_train_degree())
+        among = data.warm_mask if cfg.sampling.candidates == "warm" else None
+        n_cand_min = n_cand - data.max_excluded_degree(among)
     else:
         n_cand_min = n_cand
     _require(cfg.sampling.num_neg < n_cand, "sampling.num_neg", cfg.sampling.num_neg,

@@ -47,9 +47,9 @@ class DataLoaderSampler:
     def __init__(self, data, cfg, device: torch.device, seed: int):
         cand = np.flatnonzero(data.warm_mask) if cfg.sampling.candidates == "warm" \
             else np.arange(data.n_items)
-        indptr, indices = data.train_indptr, data.train_indices
+        indptr, indices = data.negative_exclusions()
         user_items = [set(indices[indptr[u]:indptr[u + 1]].tolist()) for u in range(data.n_users)]
-        self.dataset = SeedDataset(data.train_users(), indices, user_items, cand,
+        self.dataset = SeedDataset(data.train_users(), data.train_indices, user_items, cand,
                                    cfg.sampling.num_neg, cfg.sampling.exclude_train)
         self.device = device
         self.batch_size = cfg.batch.size

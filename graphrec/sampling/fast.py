@@ -45,12 +45,15 @@ class DeviceSampler:
         self.train_items = torch.from_numpy(data.train_indices).to(device)
         self.n_train = len(users)
 
-        # Training items as candidate positions, per user, sorted (cand is sorted ascending).
+        # Excluded items (training items, plus held-out ones under data.exclude_heldout) as
+        # candidate positions, per user, sorted (cand is sorted ascending).
         cand_pos = np.full(data.n_items, -1, dtype=np.int64)
         cand_pos[cand] = np.arange(len(cand))
-        pos = cand_pos[data.train_indices]
+        ex_indptr, ex_items = data.negative_exclusions()
+        pos = cand_pos[ex_items]
         keep = pos >= 0
-        pu, pp = users[keep], pos[keep]
+        pu = np.repeat(np.arange(data.n_users, dtype=np.int64), np.diff(ex_indptr))[keep]
+        pp = pos[keep]
         deg = np.bincount(pu, minlength=data.n_users)
         indptr = np.zeros(data.n_users + 1, dtype=np.int64)
         np.cumsum(deg, out=indptr[1:])
