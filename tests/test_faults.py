@@ -45,7 +45,7 @@ def test_cli_config_errors_are_one_line(tmp_path, args, key):
 def test_unwritable_cache_dir_is_a_config_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    cfg = make_cfg(["data=clcrec_schema", f"data.path={tmp_path}",
+    cfg = make_cfg(["data=clcrec", f"data.path={tmp_path}",
                     f"data.cache_dir={blocker / 'cache'}"], tiny=False)  # a folder below a file
     with pytest.raises(ConfigError, match="data.cache_dir"):
         train(cfg, out_dir=str(tmp_path / "out"))

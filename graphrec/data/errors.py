@@ -2,6 +2,8 @@
 the row, so the user can open the file and look."""
 from __future__ import annotations
 
+from ..errors import GraphrecError
 
-class DataError(ValueError):
+
+class DataError(GraphrecError, ValueError):
     """Bad or missing input data (never a bug in graphrec)."""
