@@ -59,5 +59,15 @@ def main(cfg):
     return objective(cfg, metrics)
 
 
+def _quiet_workers() -> None:
+    """Under torchrun every rank runs this script; rank 0 alone keeps a run folder."""
+    if int(os.environ.get("RANK", "0")) > 0:
+        import tempfile
+
+        sys.argv += ["hydra.output_subdir=null",
+                     f"hydra.run.dir={tempfile.mkdtemp(prefix='graphrec-rank')}"]
+
+
 if __name__ == "__main__":
+    _quiet_workers()
     main()

@@ -18,14 +18,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..config import (ConfigError, resolve_device, resolve_impl, validate,
-                      validate_against_data)
+from ..config import ConfigError, resolve_impl, validate, validate_against_data
 from ..data import load_data
 from ..evaluation import evaluate
 from ..models import build_model
 from ..reporting import write_epochs, write_json
 from ..sampling import build_sampler
-from . import checkpoint
+from . import checkpoint, distributed
 from .faults import Fault, InterruptFlag
 from .meter import ThroughputMeter, peak_memory, sync
 from .precision import Precision
@@ -69,11 +68,13 @@ def _flat_eval(model, data, split, cfg, device) -> dict:
 class Run:
     """One training run's moving parts; ``train`` below is the only caller."""
 
-    def __init__(self, cfg, out: Path, data, device: torch.device):
-        self.cfg, self.out, self.data, self.device = cfg, out, data, device
+    def __init__(self, cfg, out: Path, data, device: torch.device,
+                 world: distributed.World = distributed.World()):
+        self.cfg, self.out, self.data, self.device, self.world = cfg, out, data, device, world
         self.impl = resolve_impl(cfg)
         self.model = build_model(cfg.model, data, self.impl).to(device)
-        self.sampler = build_sampler(data, cfg, device)
+        self.step_model = distributed.wrap(self.model, world, device)
+        self.sampler = build_sampler(data, cfg, device, rank=world.rank, world=world.size)
         self.precision = Precision(cfg.precision.mode, device)
         self.lr = scaled_lr(cfg)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr)
@@ -85,6 +86,8 @@ class Run:
 
     # ------------------------------------------------------------------ checkpoints
     def save_last(self) -> None:
+        if not self.world.is_main:
+            return
         state = snapshot(self.model, self.optimizer, self.p)
         if self.precision.scaler is not None:
             state["scaler"] = self.precision.scaler.state_dict()
@@ -117,7 +120,7 @@ class Run:
             p.wall_s = time.perf_counter() - self.t_wall
             if not keep_going:
                 return
-        if self.status == "completed":
+        if self.status == "completed" and self.world.is_main:
             self.last_path.unlink(missing_ok=True)
 
     def _epoch(self, stop: InterruptFlag) -> None:
@@ -128,7 +131,7 @@ class Run:
         self.meter.start()
         batches = self.sampler.epoch(p.epoch, start_step=p.epoch_step)
         while True:
-            if stop.is_set:
+            if stop.is_set and not self.world.active:
                 self.status = "interrupted"
                 break
             t_wait = time.perf_counter()
@@ -139,7 +142,7 @@ class Run:
             users, items = batch
             self.fault.maybe_fire(p.step, stop)
             with self.precision.autocast():
-                loss, _ = model.loss(users, items)
+                loss, _ = self.step_model(users, items)
             loss = self.fault.corrupt(loss, p.step)
             self.optimizer.zero_grad(set_to_none=True)
             self.precision.backward_step(loss, self.optimizer)
@@ -153,8 +156,11 @@ class Run:
                 rate = self.meter.mark()
                 mean = float(loss_sum) / p.n_loss  # the host reads the loss here only
                 bar.set_postfix(loss=f"{mean:.4f}", samples_s=f"{rate:,.0f}")
-                if not math.isfinite(mean):
+                if self.world.any(not math.isfinite(mean), self.device):
                     self.status = "diverged"
+                    break
+                if self.world.active and self.world.any(stop.is_set, self.device):
+                    self.status = "interrupted"
                     break
             if last:
                 break
@@ -176,12 +182,15 @@ class Run:
                       "is kept", loss, p.epoch, p.step)
             return False
         if cfg.eval_every and (p.epoch + 1) % cfg.eval_every == 0:
-            val = _flat_eval(self.model, self.data, "val", self.cfg, self.device)["val"]
+            val = self.world.from_main(
+                _flat_eval(self.model, self.data, "val", self.cfg, self.device)["val"]
+                if self.world.is_main else None)
             row.update({f"val_{k}": v for k, v in val.items()})
             if val[cfg.monitor] > p.best:
                 p.best, p.best_epoch, p.bad_evals = val[cfg.monitor], p.epoch, 0
                 p.time_to_best_s = time.perf_counter() - self.t_wall
-                checkpoint.save_atomic(self.model.state_dict(), self.best_path)
+                if self.world.is_main:
+                    checkpoint.save_atomic(self.model.state_dict(), self.best_path)
             else:
                 p.bad_evals += 1
             log.info("epoch %d | loss %.4f | %.0f samples/s | %.1f s | val %s %.4f", p.epoch,
@@ -198,7 +207,16 @@ class Run:
 
     # ------------------------------------------------------------------ the record
     def finish(self, error: Optional[str] = None) -> dict:
+        """Rank 0 evaluates the best checkpoint and writes the record; every rank returns it."""
         p = self.p
+        throughput = self.meter.summary()
+        if self.world.active:  # collective: every rank takes part
+            throughput["samples_per_s_per_rank"] = throughput["samples_per_s"]
+            throughput["samples_per_s"] = self.world.total(throughput["samples_per_s"],
+                                                           self.device)
+            throughput["world_size"] = self.world.size
+        if not self.world.is_main:
+            return self.world.from_main(None)
         results = {}
         if self.status == "completed" and p.best_epoch < 0:
             # never validated during training: the final model is the one reported
@@ -214,7 +232,7 @@ class Run:
             "best_epoch": p.best_epoch,
             "epochs_run": len(p.rows),
             "steps": p.step,
-            "throughput": {**self.meter.summary(),
+            "throughput": {**throughput,
                            "epoch_s": float(np.median([r["epoch_s"] for r in p.rows]))
                            if p.rows else 0.0,
                            "time_to_best_s": p.time_to_best_s,
@@ -236,7 +254,7 @@ class Run:
             metrics["data"]["meta"] = dict(self.data.meta)
         write_json(self.out / "metrics.json", metrics)
         write_epochs(self.out / "epochs.csv", p.rows)
-        return metrics
+        return self.world.from_main(metrics)
 
 
 def train(cfg, out_dir: Optional[str] = None, data=None) -> dict:
@@ -253,14 +271,25 @@ def train(cfg, out_dir: Optional[str] = None, data=None) -> dict:
     check_writable(out, "trainer.resume" if resume else "hydra.run.dir")
     if "cache_dir" in cfg.data:
         check_writable(Path(cfg.data.cache_dir), "data.cache_dir")
-    device = resolve_device(cfg.trainer.device)
+    world, device = distributed.setup(cfg.trainer.device)
+    try:
+        return _train(cfg, out, data, world, device)
+    finally:
+        distributed.teardown(world)
+
+
+def _train(cfg, out: Path, data, world: distributed.World, device: torch.device) -> dict:
+    resume = cfg.trainer.resume
     if cfg.trainer.threads > 0:
         torch.set_num_threads(cfg.trainer.threads)
     seed_everything(cfg.trainer.seed)
     if data is None:
         data = load_data(cfg.data)
     validate_against_data(cfg, data)
-    run = Run(cfg, out, data, device)
+    if world.active and cfg.batch.size % world.size:
+        raise ConfigError(f"batch.size={cfg.batch.size} is invalid with {world.size} processes: "
+                          "allowed a multiple of the world size (it is the global batch)")
+    run = Run(cfg, out, data, device, world)
     log.info("data %s %s | model %s (%s) | loader %s | batch %d lr %.2g | num_neg %d | %s on %s",
              data.name, data.summary(), cfg.model.name, run.impl, cfg.loader.kind,
              cfg.batch.size, run.lr, cfg.sampling.num_neg, cfg.precision.mode, device)
@@ -268,6 +297,8 @@ def train(cfg, out_dir: Optional[str] = None, data=None) -> dict:
         log.info("item features: %s", data.meta.get("features_source"))
     if resume:
         run.resume(out)
+        if world.rank:  # ranks differ in their own random draws after a resume
+            torch.manual_seed(cfg.trainer.seed * 7919 + world.rank + run.p.step)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     try:
