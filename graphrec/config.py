@@ -132,6 +132,7 @@ class TrainerConfig:
 @dataclass
 class SweepConfig:
     objective: str = "both"
+    label: str = ""
 
 
 @dataclass
