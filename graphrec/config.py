@@ -134,6 +134,7 @@ class TrainerConfig:
 @dataclass
 class SweepConfig:
     objective: str = "both"
+    label: str = ""
 
 
 @dataclass
