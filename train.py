@@ -28,6 +28,8 @@ def objective(cfg, metrics: dict):
 
 
 def fail(message: str, code: int, multirun: bool, exc: Exception = None):
+    if multirun and code == EXIT_CODES["interrupted"]:
+        raise KeyboardInterrupt(message)  # stops the sweep; the trial is failed on resume
     if multirun or os.environ.get("HYDRA_FULL_ERROR") == "1":
         raise (exc or RunFailed(message))
     print(f"graphrec: {message}", file=sys.stderr)

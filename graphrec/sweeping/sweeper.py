@@ -10,6 +10,8 @@ What it changes from hydra-optuna-sweeper 1.4.0rc3 (whose search-space parsing i
   not ``completed`` (a diverged run) is a failed trial: its reason goes to ``error.txt`` in its
   folder and to the trial's ``error`` user attribute, and the sweep goes on until more than
   ``max_failure_rate * n_trials`` trials of this invocation have failed;
+* a trial left RUNNING by a sweep process that was killed (same host, process gone) is
+  marked failed when the study is opened again;
 * ``rows``: a fixed, ordered list of cumulative override rows instead of sampled trials;
 * the SQLite file's folder is created, and the study's directions are checked on resume.
 """
@@ -19,6 +21,8 @@ import functools
 import json
 import logging
 import math
+import os
+import socket
 import traceback
 from pathlib import Path
 
@@ -39,6 +43,40 @@ SAMPLER_TARGETS = ("hydra_plugins.hydra_optuna_sweeper.*", "optuna.samplers.*")
 
 class SweepAborted(RuntimeError):
     """More trials failed than ``max_failure_rate`` allows."""
+
+
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_orphans(study: optuna.Study) -> int:
+    """Mark failed the RUNNING trials whose sweep process (on this host) is gone: a sweep
+    killed mid-trial leaves its trial RUNNING. Trials of live processes, or of other hosts
+    sharing the study, are left alone."""
+    host = socket.gethostname()
+    marked = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner_host, _, pid = t.user_attrs.get("owner", "").rpartition(":")
+        if owner_host != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        reason = f"killed: its sweep process {owner_host}:{pid} ended while the trial ran"
+        study._storage.set_trial_user_attr(t._trial_id, "error", reason)
+        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        run_dir = t.user_attrs.get("run_dir")
+        if run_dir and Path(run_dir).is_dir():
+            (Path(run_dir) / "error.txt").write_text(reason + "\n")
+        log.warning("trial %d marked failed: %s", t.number, reason)
+        marked += 1
+    return marked
 
 
 class GraphrecSweeperImpl(OptunaSweeperImpl):
@@ -76,6 +114,7 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
         log.info("Study %s | storage %s | sampler %s seeded per trial | directions %s | "
                  "%d trials already in it", study.study_name, storage, sampler.name,
                  directions, len(study.trials))
+        fail_orphans(study)
         return study
 
     # ------------------------------------------------------------------------- trials
@@ -163,6 +202,10 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
         done = failed = 0
         while done < todo:
             trials = [study.ask() for _ in range(min(self.n_jobs, todo - done))]
+            sweep_dir = Path(self.config.hydra.sweep.dir)
+            for trial in trials:  # known before launch, so a killed trial can be traced
+                trial.set_user_attr("owner", OWNER)
+                trial.set_user_attr("run_dir", str(sweep_dir / str(trial.number)))
             if rows:
                 batch = rows[done:done + len(trials)]
                 for trial, (name, _) in zip(trials, batch):
