@@ -190,6 +190,29 @@ def _require(ok: bool, key: str, value, allowed: str) -> None:
         raise ConfigError(f"{key}={value!r} is invalid: allowed {allowed}")
 
 
+def unwritable_reason(path) -> Optional[str]:
+    """Why ``path`` cannot hold output (a short reason), or None when it can: creates the
+    folder and a probe file, since permission bits alone mislead (root, read-only mounts)."""
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".graphrec-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
+
+
+def require_writable(path, key: str) -> None:
+    reason = unwritable_reason(path)
+    if reason is not None:
+        raise ConfigError(f"{key}={str(path)!r} is invalid: {reason}; allowed: a folder you "
+                          "can write to")
+
+
 def resolve_num_workers(value: Union[int, str]) -> int:
     """``auto`` is the guide's rule, min(cores, 8)."""
     if value == "auto":

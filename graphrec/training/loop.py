@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..config import ConfigError, resolve_impl, validate, validate_against_data
+from ..config import (ConfigError, require_writable, resolve_impl, validate,
+                      validate_against_data)
 from ..data import load_data
 from ..evaluation import evaluate
 from ..models import build_model
@@ -43,17 +44,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-def check_writable(path: Path, key: str) -> None:
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".graphrec-write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise ConfigError(f"{key}={str(path)!r} is invalid: not writable ({exc.strerror}); "
-                          "allowed: a folder you can write to") from None
 
 
 def _flat_eval(model, data, split, cfg, device) -> dict:
@@ -268,9 +258,9 @@ def train(cfg, out_dir: Optional[str] = None, data=None) -> dict:
     if resume and not (out / "last.pt").exists():
         raise ConfigError(f"trainer.resume={resume!r} is invalid: no last.pt there "
                           "(allowed: a run folder left by an interrupted run)")
-    check_writable(out, "trainer.resume" if resume else "hydra.run.dir")
+    require_writable(out, "trainer.resume" if resume else "hydra.run.dir")
     if "cache_dir" in cfg.data:
-        check_writable(Path(cfg.data.cache_dir), "data.cache_dir")
+        require_writable(cfg.data.cache_dir, "data.cache_dir")
     world, device = distributed.setup(cfg.trainer.device)
     try:
         return _train(cfg, out, data, world, device)
