@@ -125,6 +125,7 @@ class TrainerConfig:
     log_every: int = 20
     progress: bool = True
     compile: bool = False
+    cuda_graphs: bool = False
     threads: int = 0
     fail_after_steps: int = 0
     fail_kind: str = "error"
@@ -287,6 +288,9 @@ def validate(cfg) -> None:
     if cfg.trainer.compile and not on_cuda:
         raise ConfigError("trainer.compile=true is invalid on CPU: it is a CUDA-only option "
                           "here (allowed on CPU: false)")
+    if cfg.trainer.cuda_graphs and not (on_cuda and cfg.trainer.compile):
+        raise ConfigError("trainer.cuda_graphs=true is invalid here: CUDA-graph capture needs "
+                          "a CUDA device and trainer.compile=true (allowed: false)")
 
 
 def validate_against_data(cfg, data) -> None:

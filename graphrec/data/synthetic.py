@@ -26,17 +26,27 @@ def _degrees(rng: np.random.Generator, cfg, n_users: int) -> np.ndarray:
 def _draw_items(gen: torch.Generator, logits_fn, degrees: np.ndarray, chunk: int = 2048):
     """Gumbel top-k per user: items without replacement, proportional to softmax(logits)."""
     users, items = [], []
-    kmax = int(degrees.max())
     for start in range(0, len(degrees), chunk):
         stop = min(start + chunk, len(degrees))
         logits = logits_fn(start, stop)
         u = torch.rand(logits.shape, generator=gen).clamp_(1e-12, 1.0)
-        top = torch.topk(logits - torch.log(-torch.log(u)), kmax, dim=1).indices.numpy()
+        keys = u.log_().neg_().log_().neg_().add_(logits)  # logits + Gumbel, in place: 4x faster
         d = degrees[start:stop]
-        keep = np.arange(kmax)[None, :] < d[:, None]
-        users.append(np.repeat(np.arange(start, stop), d))
-        items.append(top[keep])
-    return np.concatenate(users), np.concatenate(items)
+        # top-k costs ~k and degrees are heavy-tailed: take every row's top at a k that covers
+        # most rows, then the few longer rows again at their own k.
+        k = min(int(np.percentile(d, 95)), int(d.max()))
+        top = torch.topk(keys, k, dim=1).indices.numpy()
+        short = d <= k
+        users.append(np.repeat(start + np.flatnonzero(short), d[short]))
+        items.append(top[short][np.arange(k)[None, :] < d[short, None]])
+        rows = np.flatnonzero(~short)
+        if len(rows):
+            top = torch.topk(keys[torch.from_numpy(rows)], int(d[rows].max()), dim=1).indices
+            users.append(np.repeat(start + rows, d[rows]))
+            items.append(top.numpy()[np.arange(top.shape[1])[None, :] < d[rows, None]])
+    users, items = np.concatenate(users), np.concatenate(items)
+    order = np.argsort(users, kind="stable")  # back to user order, each user's draws as before
+    return users[order], items[order]
 
 
 def _split(rng, users, items, warm_mask, ratios, n_users):

@@ -4,12 +4,14 @@
 ``exp`` then ``log`` and keeps the seed's two result-changing details:
 
 * the hybrid term replaces the rows at ``int(n * num_sample)`` indices drawn *with*
-  replacement out of ``n = B*(1+N)`` rows (about 39 % distinct rows at 0.5, not 50 %);
+  replacement out of ``n = B*(1+N)`` rows (about 39 % distinct rows at 0.5, not 50 %), and
+  autograd then sends a row's gradient to its feature once per copy of its index;
 * ranking scores warm items with their id embeddings and cold items with encoded features.
 
-``lean`` is the same maths: score the batch's users against whole tables with one product,
-gather the sampled columns, normalise the tables once, reduce with logsumexp, and gather
-item norms instead of norming gathered rows.
+``lean`` is the same maths, loss and gradients (``tests/test_lean.py``): score the batch's
+users against whole tables and gather the sampled columns (:mod:`.scores`), normalise the
+tables once, reduce with logsumexp, gather item norms instead of norming gathered rows, and
+on CPU encode only the warm items' features when the batch holds no cold item.
 """
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Recommender
-from .losses import gather_scores, seed_contrastive, softmax_ce
+from .losses import seed_contrastive, softmax_ce
+from .scores import gather_scores
 
 
 def hybrid_index(n: int, num_sample: float, device) -> torch.Tensor:
@@ -40,16 +43,40 @@ class CLCRec(Recommender):
         self.lr_lambda, self.num_sample = lr_lambda, num_sample
         self.id_embedding = nn.Parameter(
             nn.init.xavier_normal_(torch.rand((n_users + n_items, dim))))
-        feats = [F.normalize(torch.as_tensor(f, dtype=torch.float32), dim=1)
-                 for f in features.values()]
-        self.register_buffer("feat", torch.cat(feats, dim=1), persistent=False)
-        self.register_buffer("warm", torch.as_tensor(warm_mask, dtype=torch.bool),
+        self.register_buffer("item_ids", torch.arange(n_users, n_users + n_items),
                              persistent=False)
+        feats = torch.cat([F.normalize(torch.as_tensor(f, dtype=torch.float32), dim=1)
+                           for f in features.values()], dim=1)
+        # Feature rows are stored warm items first: the lean step then encodes only the warm
+        # block when a batch holds no cold item (always, with warm candidates).
+        warm = torch.as_tensor(warm_mask, dtype=torch.bool)
+        order = torch.cat([torch.nonzero(warm).squeeze(1), torch.nonzero(~warm).squeeze(1)])
+        self.n_warm = int(warm.sum())
+        self.register_buffer("feat", feats[order], persistent=False)
+        self.register_buffer("row_of_item", torch.argsort(order), persistent=False)
+        self.register_buffer("warm", warm, persistent=False)
         self.encoder_layer1 = nn.Linear(self.feat.shape[1], encoder_hidden)
         self.encoder_layer2 = nn.Linear(encoder_hidden, dim)
+        self._feat_cast = None
 
-    def encoder(self) -> torch.Tensor:
-        return self.encoder_layer2(F.leaky_relu(self.encoder_layer1(self.feat)))
+    def encoder(self, n_rows: int | None = None) -> torch.Tensor:
+        """Encoded features of the first ``n_rows`` feature rows (all by default), row order."""
+        x = self.feat if n_rows is None else self.feat[:n_rows]
+        if torch.is_autocast_enabled(x.device.type):
+            x = self._cast_feat(torch.get_autocast_dtype(x.device.type))[:len(x)]
+        return self.encoder_layer2(F.leaky_relu(self.encoder_layer1(x)))
+
+    def _cast_feat(self, dtype) -> torch.Tensor:
+        """The features in the autocast dtype, kept: autocast would cast the same constant
+        50 MB table again at every step."""
+        if self._feat_cast is None or self._feat_cast.dtype != dtype \
+                or self._feat_cast.device != self.feat.device:
+            self._feat_cast = self.feat.to(dtype)
+        return self._feat_cast
+
+    def item_features(self) -> torch.Tensor:
+        """Encoded features per item id."""
+        return self.encoder()[self.row_of_item]
 
     def loss(self, users, items):
         if self.impl == "lean":
@@ -66,7 +93,7 @@ class CLCRec(Recommender):
         pos_item_tensor = items[:, 0].unsqueeze(1).repeat(1, 1 + num_neg).view(-1)
         user_tensor = users.unsqueeze(1).repeat(1, 1 + num_neg).view(-1)
         item_tensor = items.reshape(-1)
-        feature = self.encoder()
+        feature = self.item_features()
         all_item_feat = feature[item_tensor]
         user_embedding = self.id_embedding[user_tensor]
         pos_item_embedding = self.id_embedding[pos_item_tensor + self.n_users]
@@ -75,7 +102,7 @@ class CLCRec(Recommender):
         head_embed = F.normalize(pos_item_embedding, dim=1)
         all_item_input = all_item_embedding.clone()
         rand_index = hybrid_index(all_item_embedding.size(0), self.num_sample, users.device)
-        all_item_input[rand_index] = all_item_feat[rand_index].clone()
+        all_item_input[rand_index] = all_item_feat[rand_index].clone().to(all_item_input.dtype)
 
         def contrastive(anchor, other):
             s = torch.sum(anchor * other, dim=1) / self.temp_value
@@ -90,23 +117,41 @@ class CLCRec(Recommender):
     # -------------------------------------------------------------- same maths, lean
     def _lean_terms(self, users, items):
         b, m = items.shape
-        feature = self.encoder()
-        item_emb = self.id_embedding[self.n_users:]
-        user_emb = self.id_embedding[users]
+        # One gather of the batch's users and every item: one dense gradient for the table.
+        emb = self.id_embedding.index_select(0, torch.cat([users, self.item_ids]))
+        user_emb, item_emb = emb[:b], emb[b:]
+        flat = items.reshape(-1)  # index_select: several times faster than [] indexing on CPU
+        rows = self.row_of_item.index_select(0, flat).view(b, m)
+        # The first layer over 2276-wide features is most of a CPU step: encode only the warm
+        # block when the batch holds no cold item. Elsewhere reading the max would stall the
+        # device, and encoding every item costs little there.
+        warm_only = items.device.type == "cpu" and int(rows.max()) < self.n_warm
+        feature = self.encoder(self.n_warm if warm_only else None)  # [rows, d]
+
         head_embed = F.normalize(item_emb[items[:, 0]], dim=1)
-        cl1 = softmax_ce(gather_scores(head_embed, F.normalize(feature, dim=1), items)
+        cl1 = softmax_ce(gather_scores(head_embed, F.normalize(feature, dim=1), rows)
                          / self.temp_value)
-        hybrid = torch.zeros(b * m, dtype=torch.bool, device=items.device)
-        hybrid[hybrid_index(b * m, self.num_sample, items.device)] = True
-        s_id = gather_scores(user_emb, item_emb, items)
-        s_feat = gather_scores(user_emb, feature, items)
-        cl2 = softmax_ce(torch.where(hybrid.view(b, m), s_feat, s_id) / self.temp_value)
-        reg = (user_emb.norm(dim=1).mean() + item_emb.norm(dim=1)[items].mean()) / 2
+
+        # Score each user against id embeddings and features at once; take the feature score
+        # at the hybrid slots, the id score elsewhere.
+        idx = hybrid_index(b * m, self.num_sample, items.device)
+        ones = torch.ones(len(idx), device=items.device)  # index_add: no host sync, unlike bincount
+        copies = torch.zeros(b * m, device=items.device).index_add_(0, idx, ones).view(b, m)
+        cols = torch.where(copies > 0, rows + self.n_items, items)
+        both = torch.cat([item_emb, feature.to(item_emb.dtype)])
+        # The seed swaps rows in with index_put at indices drawn with replacement, so autograd
+        # sends a slot's gradient to its feature row once per copy of the index (the user row
+        # gets it once): weight the table side's gradient by the copies.
+        s2 = gather_scores(user_emb, both, cols, table_weight=copies.clamp(min=1))
+        cl2 = softmax_ce(s2 / self.temp_value)
+        item_norms = item_emb.norm(dim=1).index_select(0, flat)
+        reg = (user_emb.norm(dim=1).mean() + item_norms.mean()) / 2
         return cl1, cl2, reg
 
     @torch.no_grad()
     def scorer(self):
         item_emb = self.id_embedding[self.n_users:]
-        items = torch.where(self.warm.unsqueeze(1), item_emb, self.encoder().to(item_emb.dtype))
+        items = torch.where(self.warm.unsqueeze(1), item_emb,
+                            self.item_features().to(item_emb.dtype))
         users = self.id_embedding[:self.n_users]
         return lambda u: users[u] @ items.T

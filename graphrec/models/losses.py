@@ -19,13 +19,3 @@ def seed_contrastive(scores: torch.Tensor) -> torch.Tensor:
 def bpr(scores: torch.Tensor) -> torch.Tensor:
     """BPR with one negative: -log sigmoid(s_pos - s_neg)."""
     return -F.logsigmoid(scores[:, 0] - scores[:, 1]).mean()
-
-
-def gather_scores(query: torch.Tensor, table: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
-    """``<query[b], table[items[b, j]]>`` as ``[B, 1+N]``.
-
-    Score-then-gather (one ``[B, n_items]`` product) when the table is small next to the
-    gathered rows; otherwise a batched product over the gathered rows. Both are exact."""
-    if table.shape[0] <= 16 * items.shape[1]:
-        return (query @ table.T).gather(1, items)
-    return torch.bmm(table[items], query.unsqueeze(2)).squeeze(2)

@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from .base import Recommender
-from .losses import bpr, gather_scores, softmax_ce
+from .losses import bpr, softmax_ce
+from .scores import gather_scores
 
 
 def ranking_loss(scores: torch.Tensor, temp: float) -> torch.Tensor:

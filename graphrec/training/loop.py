@@ -25,7 +25,7 @@ from ..evaluation import evaluate
 from ..models import build_model
 from ..reporting import write_epochs, write_json
 from ..sampling import build_sampler
-from . import checkpoint, distributed
+from . import accel, checkpoint, distributed
 from .faults import Fault, InterruptFlag
 from .meter import ThroughputMeter, peak_memory, sync
 from .precision import Precision
@@ -62,12 +62,13 @@ class Run:
                  world: distributed.World = distributed.World()):
         self.cfg, self.out, self.data, self.device, self.world = cfg, out, data, device, world
         self.impl = resolve_impl(cfg)
-        self.model = build_model(cfg.model, data, self.impl).to(device)
+        self.model = accel.prepare(build_model(cfg.model, data, self.impl).to(device), cfg,
+                                   device)
         self.step_model = distributed.wrap(self.model, world, device)
         self.sampler = build_sampler(data, cfg, device, rank=world.rank, world=world.size)
         self.precision = Precision(cfg.precision.mode, device)
         self.lr = scaled_lr(cfg)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.lr)
+        self.optimizer = accel.make_optimizer(self.model.parameters(), self.lr, self.impl)
         self.meter = ThroughputMeter(device)
         self.fault = Fault(cfg.trainer.fail_after_steps, cfg.trainer.fail_kind)
         self.p = Progress()

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The GPU benchmark in one script, for a lent GPU machine where only PyTorch is installed.
+#
+#   benchmarks/gpu.sh                        # on the GPU, about 5 minutes
+#   benchmarks/gpu.sh --device cpu --tiny    # the same steps on small data, CPU (a test runs it)
+#
+# The seed configuration (CLCRec, num_neg 512, data=synthetic_seed: 55k users x 6k items) at
+# batch 256, 1024 and 4096, fp32 and amp, loader=baseline (the seed's step) and loader=fast
+# (the lean step); then the lean step compiled with CUDA graphs; then one full-ranking
+# evaluation of every user against every item. Prints samples/s and s/epoch, and writes the
+# rows to $OUT/RESULTS.md and $OUT/bench.jsonl when OUT is set, else to benchmarks/RESULTS.md.
+#
+# hydra-core, omegaconf and tqdm install from wheels in .whl/ when that folder exists (fill it
+# where there is network, for the GPU's Python:
+#   pip download -d .whl hydra-core==1.4.0rc3 tqdm --python-version 3.X --only-binary=:all:),
+# else from the package index.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+device=cuda
+tiny=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --device) device="$2"; shift 2 ;;
+    --tiny) tiny="--tiny"; shift ;;
+    *) echo "usage: $0 [--device cuda|cpu] [--tiny]" >&2; exit 2 ;;
+  esac
+done
+
+if ! python -c "import hydra, omegaconf, tqdm, numpy" 2>/dev/null; then
+  if compgen -G ".whl/*.whl" >/dev/null; then
+    python -m pip install -q --no-index --find-links .whl hydra-core omegaconf tqdm numpy
+  else
+    python -m pip install -q "hydra-core==1.4.0rc3" tqdm numpy
+  fi
+fi
+python -c "import torch; print('torch', torch.__version__, '| cuda', torch.cuda.is_available())"
+
+results="${OUT:+$OUT/RESULTS.md}"
+results="${results:-benchmarks/RESULTS.md}"
+bench=(python -m graphrec.bench --device "$device" --rounds 1 --results "$results"
+       --out "${OUT:-}" $tiny)
+# Step counts: the baseline is bound by its Python sampler (~3k samples/s), so few steps.
+if [ -n "$tiny" ]; then fast=4; slow=(2 2 2); else fast=200; slow=(30 10 6); fi
+
+batches="256 1024 4096"
+if [ -n "$tiny" ]; then batches="16 32 64"; fi
+configs=()
+i=0
+for batch in $batches; do
+  for precision in fp32 amp; do
+    configs+=("loader=baseline model.impl=reference batch.size=$batch precision=$precision trainer.max_steps=${slow[$i]} trainer.log_every=$(( (slow[$i] + 2) / 3 ))")
+    configs+=("loader=fast batch.size=$batch precision=$precision trainer.max_steps=$fast trainer.log_every=$(( (fast + 3) / 4 ))")
+  done
+  i=$((i + 1))
+done
+"${bench[@]}" --configs "${configs[@]}" --note "gpu.sh"
+
+if [ "$device" = cuda ]; then  # compiles for about a minute each: bounded, and optional
+  for batch in 256 1024; do
+    timeout 150 "${bench[@]}" --note "gpu.sh compiled" --configs \
+      "loader=fast batch.size=$batch precision=amp trainer.compile=true trainer.cuda_graphs=true trainer.max_steps=400 trainer.log_every=100" \
+      || echo "compiled run at batch $batch did not finish in 150 s: skipped"
+  done
+fi
+
+"${bench[@]}" --mode eval --note "gpu.sh"

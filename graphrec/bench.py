@@ -1,0 +1,276 @@
+"""Side-by-side benchmarks, each row appended to ``benchmarks/RESULTS.md``.
+
+``python -m graphrec.bench [--mode M] [--configs "overrides" ...] [options]``
+
+* ``train`` (default): each configuration (a string of Hydra overrides on top of
+  ``conf/config.yaml`` and ``data=synthetic_seed``) trains for ``trainer.max_steps`` steps,
+  in alternation A B C A B C ... so drifting load hits every side alike. Prints the median of
+  ``metrics.throughput.samples_per_s`` and the ratio to the first configuration.
+* ``sampler``: the seed's Dataset behind its DataLoader vs the fast sampler, batches only.
+* ``accuracy``: each configuration for the same epochs with several seeds; val Recall@20.
+* ``eval``: one full-ranking evaluation of every user against every item.
+
+The data is generated once per data config and passed to ``train(cfg, out_dir, data=data)``.
+Speed runs see it without val/test items, so the final evaluation ``train`` always does costs
+nothing (throughput excludes it anyway).
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import gc
+import itertools
+import json
+import logging
+import os
+import platform
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+if __name__ == "__main__":  # before torch starts OpenMP: on a shared machine, threads that
+    # spin while waiting for a descheduled sibling make small ops 10-100x slower
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from . import config as _config  # noqa: F401  (registers the schemas)
+from .config import resolve_device
+from .data import load_data
+from .evaluation import evaluate
+from .models import build_model
+from .sampling import DataLoaderSampler, DeviceSampler
+from .training import train
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+HEADER = ("| date | mode | configuration | result | vs first | runs | machine | device | "
+          "torch | note |\n|---|---|---|---|---|---|---|---|---|---|\n")
+log = logging.getLogger("graphrec.bench")
+
+
+def compose_cfg(overrides):
+    with initialize_config_dir(config_dir=str(ROOT / "conf")):
+        return compose("config", overrides=list(overrides))
+
+
+def machine() -> str:
+    name = platform.processor() or platform.machine()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores"
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.base = [f"data={args.data}"] + (["trainer.device=" + args.device]
+                                              if args.device != "auto" else [])
+        if args.tiny:  # dry run: default small data, a few steps
+            self.base = ["data=synthetic", "data.n_users=300", "data.n_items=160",
+                         "data.max_degree=80", "data.feat_dims=[16,8,8]",
+                         "sampling.num_neg=32"] + self.base[1:]
+        self._data = {}
+        self.rows = []
+
+    def cfg(self, config: str, extra=()):
+        """The bench's defaults, then the configuration's own overrides, which win."""
+        own = config.split()
+        keys = {o.split("=", 1)[0] for o in own}
+        defaults = [o for o in self.base + list(extra) if o.split("=", 1)[0] not in keys]
+        return compose_cfg(defaults + own)
+
+    def data(self, cfg, heldout: bool):
+        key = OmegaConf.to_yaml(cfg.data)
+        if key not in self._data:
+            t = time.perf_counter()
+            self._data[key] = load_data(cfg.data)
+            print(f"data {cfg.data.name}: {self._data[key].summary()} in "
+                  f"{time.perf_counter() - t:.1f} s", flush=True)
+        data = self._data[key]
+        if heldout:
+            return data
+        empty = np.zeros(data.n_users + 1, dtype=np.int64)
+        return dataclasses.replace(data, val_indptr=empty, val_indices=empty[:0],
+                                   test_indptr=empty, test_indices=empty[:0])
+
+    def record(self, mode, config, result, ratio, runs, device, note=""):
+        row = dict(date=datetime.datetime.now().isoformat(timespec="minutes"), mode=mode,
+                   configuration=config, result=result, ratio=ratio, runs=runs,
+                   machine=machine(), device=device, torch=torch.__version__,
+                   note=" ".join(x for x in (note, self.args.note) if x))
+        self.rows.append(row)
+
+    # ------------------------------------------------------------------ modes
+    def run_train(self):
+        a = self.args
+        extra = [f"trainer.max_steps={a.steps}", "trainer.eval_every=0",
+                 "trainer.progress=false", f"trainer.log_every={max(1, a.steps // 4)}"]
+        speeds = {c: [] for c in a.configs}
+        epoch_s, device = {}, None
+        for r in range(a.rounds):
+            for c in a.configs:
+                cfg = self.cfg(c, extra)
+                with tempfile.TemporaryDirectory() as out:
+                    m = train(cfg, out, data=self.data(cfg, heldout=False))
+                speeds[c].append(m["throughput"]["samples_per_s"])
+                epoch_s[c] = m["data"]["n_train"] / max(statistics.median(speeds[c]), 1e-9)
+                device = device or device_name(resolve_device(cfg.trainer.device))
+                print(f"round {r} | {c} | {speeds[c][-1]:,.0f} samples/s", flush=True)
+        first = statistics.median(speeds[a.configs[0]])
+        for c in a.configs:
+            med = statistics.median(speeds[c])
+            self.record("train", c, f"{med:,.0f} samples/s ({epoch_s[c]:,.1f} s/epoch)",
+                        f"{med / first:.2f}x", len(speeds[c]), device)
+
+    def run_sampler(self):
+        a = self.args
+        cfg = self.cfg("loader=baseline")
+        data = self.data(cfg, heldout=False)
+        cpu = torch.device("cpu")
+        s = cfg.sampling
+        sides = {
+            "baseline Dataset + DataLoader (1 worker)": lambda: DataLoaderSampler(data, cfg, cpu,
+                                                                                 0),
+            "fast DeviceSampler": lambda: DeviceSampler(
+                data, s.num_neg, cfg.batch.size, cpu, 0, candidates=s.candidates,
+                exclude_train=s.exclude_train, replacement=s.replacement),
+        }
+        speeds = {k: [] for k in sides}
+        for r in range(a.rounds):
+            for name, make in sides.items():
+                sampler = make()
+                batches = (b for e in itertools.count() for b in sampler.epoch(e))
+                next(batches)  # worker start-up and the epoch permutation
+                n, t = 0, time.perf_counter()
+                while n < 3 or time.perf_counter() - t < a.seconds:
+                    next(batches)
+                    n += 1
+                speeds[name].append(n * cfg.batch.size / (time.perf_counter() - t))
+                batches.close()  # stops the DataLoader's worker before the other side runs
+                del batches, sampler
+                gc.collect()
+                print(f"round {r} | {name} | {speeds[name][-1]:,.0f} samples/s", flush=True)
+        first = statistics.median(next(iter(speeds.values())))
+        for name, v in speeds.items():
+            med = statistics.median(v)
+            self.record("sampler", f"{name}, batch {cfg.batch.size}, num_neg {s.num_neg}",
+                        f"{med:,.0f} samples/s", f"{med / first:.1f}x", len(v),
+                        device_name(cpu))
+
+    def run_accuracy(self):
+        a = self.args
+        extra = [f"trainer.epochs={a.epochs}", "trainer.eval_every=0", "trainer.progress=false"]
+        recall = {c: [] for c in a.configs}
+        device = None
+        for seed in a.seeds:
+            for c in a.configs:
+                cfg = self.cfg(c, extra + [f"trainer.seed={seed}"])
+                t = time.perf_counter()
+                with tempfile.TemporaryDirectory() as out:
+                    m = train(cfg, out, data=self.data(cfg, heldout=True))
+                recall[c].append(m["val"]["recall@20"])
+                device = device or device_name(resolve_device(cfg.trainer.device))
+                print(f"seed {seed} | {c} | val recall@20 {recall[c][-1]:.4f} | "
+                      f"{time.perf_counter() - t:.0f} s", flush=True)
+        first = statistics.mean(recall[a.configs[0]])
+        for c in a.configs:
+            mean = statistics.mean(recall[c])
+            seeds = ", ".join(f"{x:.4f}" for x in recall[c])
+            self.record("accuracy", f"{c}, {a.epochs} epochs",
+                        f"val recall@20 {mean:.4f} (seeds {seeds})",
+                        f"{100 * (mean / first - 1):+.1f} %", len(recall[c]), device)
+
+    def run_eval(self):
+        cfg = self.cfg(self.args.configs[0])
+        device = resolve_device(cfg.trainer.device)
+        data = self.data(cfg, heldout=True)
+        model = build_model(cfg.model, data, "lean").to(device).eval()
+        times = []
+        for _ in range(self.args.rounds + 1):  # the first one warms up
+            t = time.perf_counter()
+            evaluate(model.scorer(), data, "val", ks=list(cfg.trainer.ks), device=device,
+                     chunk_users=cfg.trainer.eval_chunk_users)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            times.append(time.perf_counter() - t)
+        med = statistics.median(times[1:])
+        self.record("eval", f"full ranking, {data.n_users:,} users x {data.n_items:,} items "
+                    f"({cfg.model.name})", f"{med:.3f} s", "", len(times) - 1,
+                    device_name(device))
+
+    # ------------------------------------------------------------------ output
+    def report(self):
+        table = "".join("| " + " | ".join(str(v) for v in r.values()) + " |\n" for r in self.rows)
+        print("\n" + HEADER + table, flush=True)
+        if self.args.results:
+            path = Path(self.args.results)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            new = not path.exists()
+            with open(path, "a") as fh:
+                fh.write(("# Benchmark results\n\nAppended by `python -m graphrec.bench`.\n\n"
+                          + HEADER) if new else "")
+                fh.write(table)
+        if self.args.out:
+            out = Path(self.args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            with open(out / "bench.jsonl", "a") as fh:
+                fh.writelines(json.dumps(r) + "\n" for r in self.rows)
+
+
+DEFAULT_CONFIGS = {
+    "train": ["loader=baseline model.impl=reference", "loader=fast model.impl=lean",
+              "loader=fast batch=b1024 precision=amp"],
+    "sampler": [],
+    "accuracy": ["loader=baseline", "loader=fast"],
+    "eval": ["model=clcrec"],
+}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m graphrec.bench", description=__doc__.split("\n")[0])
+    p.add_argument("--mode", choices=sorted(DEFAULT_CONFIGS), default="train")
+    p.add_argument("--configs", nargs="+", help="Hydra override strings, the first is the base")
+    p.add_argument("--data", default="synthetic_seed", help="data option (conf/data/)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--rounds", type=int, default=3, help="alternations (speed modes)")
+    p.add_argument("--steps", type=int, default=40, help="steps per run (speed modes)")
+    p.add_argument("--seconds", type=float, default=5.0, help="time per side (sampler)")
+    p.add_argument("--epochs", type=int, default=3, help="epochs per run (accuracy)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="accuracy seeds")
+    p.add_argument("--tiny", action="store_true", help="small data: a dry run of the harness")
+    p.add_argument("--results", default=str(RESULTS), help="markdown file to append to ('' = none)")
+    p.add_argument("--out", default="", help="folder for a bench.jsonl copy of the rows")
+    p.add_argument("--note", default="", help="free text for the note column")
+    args = p.parse_args(argv)
+    args.configs = args.configs or DEFAULT_CONFIGS[args.mode]
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    bench = Bench(args)
+    getattr(bench, f"run_{args.mode}")()
+    after = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    for row in bench.rows:  # how busy the machine was: the figures depend on it
+        row["note"] = (row["note"] + f" load avg {load:.1f}->{after:.1f}, OMP_WAIT_POLICY="
+                       f"{os.environ.get('OMP_WAIT_POLICY')}").strip()
+    bench.report()
+    return bench.rows
+
+
+if __name__ == "__main__":
+    main()
