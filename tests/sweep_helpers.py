@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import optuna
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 # mf on 100 users x 80 items, 4 negatives, one epoch; loader=fast starts no worker processes
@@ -32,3 +33,8 @@ def rows_arg(rows: dict) -> str:
 
 def load_study(sweep_dir: Path) -> optuna.Study:
     return optuna.load_study(study_name=None, storage=f"sqlite:///{sweep_dir}/study.db")
+
+
+def config(cwd: Path, *overrides: str) -> dict:
+    """The composed config, Hydra's included, resolved (``train.py --cfg all``)."""
+    return yaml.safe_load(train("--cfg", "all", "--resolve", *overrides, cwd=cwd).stdout)

@@ -1,4 +1,4 @@
-"""``python train.py -m``: the Optuna sweep, resume, failing trials, listed rows, presets."""
+"""``python train.py -m``: the Optuna sweep, resume, failing trials, listed rows."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 
 from graphrec.sweeping.resolvers import choice_upto_cores, sweep_directions
 from graphrec.sweeping.sampler import TrialSeededSampler
-from sweep_helpers import TINY, load_study, rows_arg, train
+from sweep_helpers import TINY, config, load_study, rows_arg, train
 
 pytestmark = pytest.mark.slow
 
@@ -88,12 +88,8 @@ def test_sweep_stops_past_max_failure_rate(tmp_path):
     assert [t.state for t in load_study(tmp_path).trials] == [TrialState.FAIL]
 
 
-def _cfg(tmp_path, *overrides) -> dict:
-    return yaml.safe_load(train("--cfg", "all", "--resolve", *overrides, cwd=tmp_path).stdout)
-
-
 def test_default_sweep_config(tmp_path):
-    cfg = _cfg(tmp_path)
+    cfg = config(tmp_path)
     sweeper = cfg["hydra"]["sweeper"]
     assert sweeper["_target_"].endswith("GraphrecSweeper")
     assert sweeper["direction"] == ["maximize", "maximize"]
@@ -101,12 +97,12 @@ def test_default_sweep_config(tmp_path):
     assert cfg["hydra"]["sweep"]["dir"] == "multirun/clcrec-synthetic-both"
     assert set(sweeper["params"]) >= {"loader", "loader.num_workers", "batch.size", "model.lr",
                                       "sampling.num_neg"}
-    assert _cfg(tmp_path, "sweep.objective=accuracy")["hydra"]["sweeper"]["direction"] == [
+    assert config(tmp_path, "sweep.objective=accuracy")["hydra"]["sweeper"]["direction"] == [
         "maximize"]
 
 
 def test_seed_guide_lists_the_guides_rows(tmp_path):
-    cfg = _cfg(tmp_path, "+sweeps=seed_guide", "data=synthetic")
+    cfg = config(tmp_path, "+sweeps=seed_guide", "data=synthetic")
     rows = cfg["hydra"]["sweeper"]["rows"]
     assert list(rows) == ["original", "workers_auto", "batch_512", "pin_memory", "amp",
                           "extreme", "fast_path"]
@@ -115,14 +111,6 @@ def test_seed_guide_lists_the_guides_rows(tmp_path):
     assert cfg["hydra"]["sweeper"]["params"] is None
     assert cfg["hydra"]["launcher"]["_target_"].endswith("BasicLauncher")
     assert cfg["data"]["name"] == "synthetic"
-
-
-def test_parallel_accuracy_preset_composes(tmp_path):
-    cfg = _cfg(tmp_path, "+sweeps=parallel_accuracy")
-    assert cfg["hydra"]["launcher"]["_target_"].endswith("JoblibLauncher")
-    assert cfg["hydra"]["sweeper"]["n_jobs"] == cfg["hydra"]["launcher"]["n_jobs"] == 2
-    assert cfg["hydra"]["sweeper"]["direction"] == ["maximize"]
-    assert cfg["sweep"]["objective"] == "accuracy"
 
 
 def test_worker_choices_are_capped_by_cores(monkeypatch):

@@ -2,7 +2,10 @@
 or the best trial (one), over every finished trial of the study, resumed ones included."""
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -26,7 +29,28 @@ def _line(sol: dict) -> str:
     return f"  #{sol['trial']:<4} {values}  {what}  [{sol['run_dir']}]"
 
 
+@contextmanager
+def _locked(path: Path):
+    """An exclusive lock on ``path`` (a file, created), held for the block."""
+    with open(path, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        yield
+
+
 def write_results(study, names, path: Path) -> dict:
+    """Sweep processes sharing a study write the same file when they end. Each reads the
+    study and writes under one lock, so the last writer has read every trial the others had
+    told, and the file is replaced whole, never seen half-written."""
+    with _locked(path.with_name(f".{path.name}.lock")):
+        result = _summary(study, names)
+        partial = path.with_name(f".{path.name}.{os.getpid()}")
+        OmegaConf.save(OmegaConf.create(result), partial)
+        os.replace(partial, path)
+    log.info("trials: %s | results: %s", result["trials"], path)
+    return result
+
+
+def _summary(study, names) -> dict:
     counts = {state.name.lower(): 0 for state in TrialState}
     for trial in study.trials:
         counts[trial.state.name.lower()] += 1
@@ -47,6 +71,4 @@ def write_results(study, names, path: Path) -> dict:
                       best_params=best["params"], best_run_dir=best["run_dir"])
         log.info("Best of %s (%d completed trials):", study.study_name, counts["complete"])
         log.info(_line(best))
-    OmegaConf.save(OmegaConf.create(result), path)
-    log.info("trials: %s | results: %s", counts, path)
     return result

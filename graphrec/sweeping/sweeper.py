@@ -13,7 +13,9 @@ What it changes from hydra-optuna-sweeper 1.4.0rc3 (whose search-space parsing i
 * a trial left RUNNING by a sweep process that was killed (same host, process gone) is
   marked failed when the study is opened again;
 * ``rows``: a fixed, ordered list of cumulative override rows instead of sampled trials;
-* the SQLite file's folder is created, and the study's directions are checked on resume.
+* the SQLite file's folder is created, and the study's directions are checked on resume;
+* several processes may share the study: opening it is retried while another process creates
+  it (:mod:`.storage`), and the results file is written under a lock (:mod:`.results`).
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from optuna.trial import TrialState
 from .resolvers import OBJECTIVES
 from .results import write_results
 from .sampler import TrialSeededSampler
+from .storage import open_study, shown
 
 log = logging.getLogger(__name__)
 SAMPLER_TARGETS = ("hydra_plugins.hydra_optuna_sweeper.*", "optuna.samplers.*")
@@ -103,16 +106,14 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
         if storage and storage.startswith("sqlite:///"):
             Path(storage[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         sampler = self._make_sampler()
-        study = optuna.create_study(study_name=self.study_name, storage=storage,
-                                    sampler=sampler, directions=directions,
-                                    load_if_exists=True)
+        study = open_study(self.study_name, storage, sampler, directions)
         found = [d.name.lower() for d in study.directions]
         if found != directions:
-            raise ValueError(f"study {study.study_name!r} in {storage} has directions {found}, "
-                             f"this sweep asks for {directions} (sweep.objective changed?): "
-                             "set hydra.sweeper.study_name to start another study")
+            raise ValueError(f"study {study.study_name!r} in {shown(storage)} has directions "
+                             f"{found}, this sweep asks for {directions} (sweep.objective "
+                             "changed?): set hydra.sweeper.study_name to start another study")
         log.info("Study %s | storage %s | sampler %s seeded per trial | directions %s | "
-                 "%d trials already in it", study.study_name, storage, sampler.name,
+                 "%d trials already in it", study.study_name, shown(storage), sampler.name,
                  directions, len(study.trials))
         fail_orphans(study)
         return study
