@@ -303,10 +303,13 @@ def validate_against_data(cfg, data) -> None:
         n_cand_min = n_cand
     _require(cfg.sampling.num_neg < n_cand, "sampling.num_neg", cfg.sampling.num_neg,
              f"1..{n_cand - 1} (this data has {n_cand} {cfg.sampling.candidates} candidate items)")
-    if not cfg.sampling.replacement:
+    # The seed's Dataset always draws without replacement (random.sample), whatever
+    # sampling.replacement says: it is kept as the seed wrote it.
+    if not cfg.sampling.replacement or cfg.loader.kind != "fast":
         _require(cfg.sampling.num_neg <= n_cand_min, "sampling.num_neg", cfg.sampling.num_neg,
-                 f"1..{n_cand_min} without replacement (the busiest user leaves only "
-                 f"{n_cand_min} candidates)")
+                 f"1..{n_cand_min} without replacement (loader={cfg.loader.kind}, "
+                 f"replacement={cfg.sampling.replacement}): the busiest user leaves only "
+                 f"{n_cand_min} candidates")
     if n_cand_min <= 0:
         raise ConfigError(f"sampling.candidates={cfg.sampling.candidates!r} is invalid for this "
                           "data: some user has interacted with every candidate item")
