@@ -189,7 +189,8 @@ class DeviceSampler:
         keys = rng.bits(key, self.counters((len(users), self.n_cand))).to(torch.int64)
         keys = (keys << 32) | torch.arange(self.n_cand, device=self.device)
         if self.exclude_train:
-            lo, deg = self.t["indptr"][users], self.t["allowed"][users].neg() + self.n_cand
+            lo = self.t["indptr"][users]
+            deg = self.t["indptr"][users + 1] - lo
             rows = torch.repeat_interleave(torch.arange(len(users), device=self.device), deg)
             j = torch.arange(len(rows), device=self.device) - (torch.cumsum(deg, 0) - deg)[rows]
             train_pos = self.t["skip_keys"][lo[rows] + j] - users[rows] * self.n_cand + j
