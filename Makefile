@@ -1,12 +1,16 @@
 # Two entry points for a fresh machine: `make run` and `make test`. Both install first.
 PYTHON ?= python
 
+# The tests compose every launcher preset and share a study through PostgreSQL, so install
+# every extra; each pin stays in one place, its extra in setup.cfg.
+EXTRAS ?= dev,joblib,slurm,postgres
+
 .PHONY: install run test bench
 
 # Keeps an installed torch (a CUDA build, say); otherwise takes the pinned CPU build.
 install:
 	$(PYTHON) -c "import torch" 2>/dev/null || $(PYTHON) -m pip install -q torch==2.13.0
-	$(PYTHON) -m pip install -q -e ".[dev]"
+	$(PYTHON) -m pip install -q -e ".[$(EXTRAS)]"
 
 run: install
 	$(PYTHON) train.py

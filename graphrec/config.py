@@ -14,9 +14,7 @@ from typing import Any, List, Optional, Union
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-
-class ConfigError(ValueError):
-    """A config value that cannot work. The message names the key, the value and the range."""
+from .errors import ConfigError  # noqa: F401  (re-exported: callers import it from here)
 
 
 # ----------------------------------------------------------------------------- data
@@ -47,6 +45,7 @@ class ClcrecData:
     path: str = MISSING
     features: str = "synthetic"
     feat_dims: List[int] = field(default_factory=lambda: [64, 32, 32])
+    seed: int = 0
     exclude_heldout: bool = False
     cache_dir: str = ".cache/graphrec"
 
@@ -62,7 +61,8 @@ class MovielensData:
     ratios: List[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
     seed: int = 0
     cold_share: float = 0.0
-    features: str = "auto"
+    features: str = "synthetic"
+    title_dim: int = 128
     feat_dims: List[int] = field(default_factory=lambda: [64, 32, 32])
     cache_dir: str = ".cache/graphrec"
 
@@ -128,11 +128,14 @@ class TrainerConfig:
     cuda_graphs: bool = False
     threads: int = 0
     fail_after_steps: int = 0
+    fail_kind: str = "error"
+    resume: Optional[str] = None
 
 
 @dataclass
 class SweepConfig:
     objective: str = "both"
+    label: str = ""
 
 
 @dataclass
@@ -172,6 +175,7 @@ CHOICES = {
     "model.impl": ("auto", "reference", "lean"),
     "trainer.device": ("auto", "cpu", "cuda"),
     "sweep.objective": ("both", "accuracy", "throughput"),
+    "trainer.fail_kind": ("error", "nan", "oom", "interrupt"),
 }
 
 
@@ -185,6 +189,29 @@ def _get(cfg, dotted: str):
 def _require(ok: bool, key: str, value, allowed: str) -> None:
     if not ok:
         raise ConfigError(f"{key}={value!r} is invalid: allowed {allowed}")
+
+
+def unwritable_reason(path) -> Optional[str]:
+    """Why ``path`` cannot hold output (a short reason), or None when it can: creates the
+    folder and a probe file, since permission bits alone mislead (root, read-only mounts)."""
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".graphrec-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return None
+
+
+def require_writable(path, key: str) -> None:
+    reason = unwritable_reason(path)
+    if reason is not None:
+        raise ConfigError(f"{key}={str(path)!r} is invalid: {reason}; allowed: a folder you "
+                          "can write to")
 
 
 def resolve_num_workers(value: Union[int, str]) -> int:
@@ -270,15 +297,19 @@ def validate_against_data(cfg, data) -> None:
     """Rules that need the data's sizes (num_neg below the number of candidates)."""
     n_cand = data.n_warm if cfg.sampling.candidates == "warm" else data.n_items
     if cfg.sampling.exclude_train:
-        n_cand_min = n_cand - int(data.max_train_degree())
+        among = data.warm_mask if cfg.sampling.candidates == "warm" else None
+        n_cand_min = n_cand - data.max_excluded_degree(among)
     else:
         n_cand_min = n_cand
     _require(cfg.sampling.num_neg < n_cand, "sampling.num_neg", cfg.sampling.num_neg,
              f"1..{n_cand - 1} (this data has {n_cand} {cfg.sampling.candidates} candidate items)")
-    if not cfg.sampling.replacement:
+    # The seed's Dataset always draws without replacement (random.sample), whatever
+    # sampling.replacement says: it is kept as the seed wrote it.
+    if not cfg.sampling.replacement or cfg.loader.kind != "fast":
         _require(cfg.sampling.num_neg <= n_cand_min, "sampling.num_neg", cfg.sampling.num_neg,
-                 f"1..{n_cand_min} without replacement (the busiest user leaves only "
-                 f"{n_cand_min} candidates)")
+                 f"1..{n_cand_min} without replacement (loader={cfg.loader.kind}, "
+                 f"replacement={cfg.sampling.replacement}): the busiest user leaves only "
+                 f"{n_cand_min} candidates")
     if n_cand_min <= 0:
         raise ConfigError(f"sampling.candidates={cfg.sampling.candidates!r} is invalid for this "
                           "data: some user has interacted with every candidate item")

@@ -2,6 +2,11 @@
 from __future__ import annotations
 
 import logging
+import os
+
+# Idle OpenMP threads sleep instead of spinning: on a shared 2-core machine a spinning thread
+# waiting for a descheduled sibling slows a run many times over. Set before torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from pathlib import Path
 
 import pytest

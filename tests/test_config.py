@@ -66,3 +66,12 @@ def test_num_neg_must_leave_candidates(tmp_path):
     with pytest.raises(ConfigError, match="sampling.num_neg"):
         train(make_cfg(["sampling.num_neg=100000"]), out_dir=str(tmp_path))
     assert not (tmp_path / "metrics.json").exists()
+
+
+def test_seed_loader_num_neg_must_fit_the_busiest_user(tmp_path):
+    """The seed's Dataset draws without replacement: num_neg must fit every user's pool."""
+    from graphrec.training import train
+
+    over = ["loader=baseline", "data.n_users=200", "data.n_items=300", "sampling=neg128"]
+    with pytest.raises(ConfigError, match="without replacement"):
+        train(make_cfg(over, tiny=False), out_dir=str(tmp_path))

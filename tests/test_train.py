@@ -45,9 +45,9 @@ def test_baseline_loader_reference_model_learns(tmp_path):
     assert metrics["val"]["recall@20"] > _popularity_recall(data)
 
 
-@pytest.mark.parametrize("loader", ["fast", "baseline"])
-def test_train_is_deterministic_on_cpu(tmp_path, loader):
-    over = [f"loader={loader}", "loader.num_workers=0", "trainer.epochs=2"]
+@pytest.mark.parametrize("loader,model", [("fast", "clcrec"), ("baseline", "mf")])
+def test_train_is_deterministic_on_cpu(tmp_path, loader, model):
+    over = [f"loader={loader}", "loader.num_workers=0", "trainer.epochs=1", f"model={model}"]
     a = train(make_cfg(over), out_dir=str(tmp_path / "a"))
     b = train(make_cfg(over), out_dir=str(tmp_path / "b"))
     assert a["val"] == b["val"] and a["test"] == b["test"]

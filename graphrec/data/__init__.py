@@ -2,6 +2,7 @@
 ``cfg.kind`` (the ``data`` config group)."""
 from __future__ import annotations
 
+from .errors import DataError
 from .interactions import Interactions, csr_from_pairs
 
 
@@ -11,7 +12,15 @@ def load_data(cfg) -> Interactions:
         from .synthetic import generate
 
         return generate(cfg)
-    raise ValueError(f"data.kind={kind!r} is not available: allowed synthetic")
+    if kind == "clcrec":
+        from . import clcrec
+
+        return clcrec.load(cfg)
+    if kind == "movielens":
+        from . import movielens
+
+        return movielens.load(cfg)
+    raise ValueError(f"data.kind={kind!r} is not available: allowed synthetic|clcrec|movielens")
 
 
-__all__ = ["Interactions", "csr_from_pairs", "load_data"]
+__all__ = ["DataError", "Interactions", "csr_from_pairs", "load_data"]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
@@ -28,7 +28,9 @@ class Interactions:
 
     ``*_indptr``/``*_indices`` are CSR rows per user. ``warm_mask[i]`` is True for items that
     may appear in training; cold items appear only in val/test. ``features`` maps a modality
-    name (``v``, ``a``, ``t``) to a float32 ``[n_items, dim]`` array.
+    name (``v``, ``a``, ``t``) to a float32 ``[n_items, dim]`` array. ``exclude_*``, when
+    set, is a CSR of the items negatives must avoid per user, training items included
+    (``data.exclude_heldout`` adds the held-out ones); unset, that is the training items.
     """
 
     n_users: int
@@ -43,6 +45,8 @@ class Interactions:
     features: Dict[str, np.ndarray] = field(default_factory=dict)
     name: str = "data"
     meta: Dict[str, object] = field(default_factory=dict)
+    exclude_indptr: Optional[np.ndarray] = None
+    exclude_indices: Optional[np.ndarray] = None
 
     @property
     def n_train(self) -> int:
@@ -60,8 +64,31 @@ class Interactions:
         """User id of every training pair, aligned with ``train_indices``."""
         return np.repeat(np.arange(self.n_users, dtype=np.int64), np.diff(self.train_indptr))
 
-    def max_train_degree(self) -> int:
-        return int(np.diff(self.train_indptr).max()) if self.n_users else 0
+    def max_excluded_degree(self, among: Optional[np.ndarray] = None) -> int:
+        """Most items any user has excluded from its negatives, counting only the items where
+        the bool mask ``among`` (the candidates) is True when it is given."""
+        if not self.n_users:
+            return 0
+        indptr, indices = self.negative_exclusions()
+        if among is None:
+            return int(np.diff(indptr).max())
+        counted = np.concatenate([[0], np.cumsum(among[indices])])
+        return int((counted[indptr[1:]] - counted[indptr[:-1]]).max())
+
+    def negative_exclusions(self) -> Tuple[np.ndarray, np.ndarray]:
+        """(indptr, indices): per user, the items a sampler must never draw as negatives."""
+        if self.exclude_indptr is None:
+            return self.train_indptr, self.train_indices
+        return self.exclude_indptr, self.exclude_indices
+
+    def exclude_heldout(self) -> None:
+        """Make negatives avoid the user's val/test items too, as the seed code did (it read
+        ``user_item_all_dict.npy``). That leaks held-out data into training; off by default."""
+        parts = [(self.train_indptr, self.train_indices), (self.val_indptr, self.val_indices),
+                 (self.test_indptr, self.test_indices)]
+        users = np.concatenate([np.repeat(np.arange(self.n_users), np.diff(p)) for p, _ in parts])
+        items = np.concatenate([i for _, i in parts])
+        self.exclude_indptr, self.exclude_indices = csr_from_pairs(users, items, self.n_users)
 
     def heldout(self, split: str):
         if split not in ("val", "test"):

@@ -16,7 +16,7 @@ def build_sampler(data, cfg, device: torch.device, rank: int = 0, world: int = 1
                              candidates=s.candidates, exclude_train=s.exclude_train,
                              replacement=s.replacement, bitmap_max_mb=cfg.loader.bitmap_max_mb,
                              rank=rank, world=world)
-    return DataLoaderSampler(data, cfg, device, seed)
+    return DataLoaderSampler(data, cfg, device, seed, rank=rank, world=world)
 
 
 __all__ = ["build_sampler", "DataLoaderSampler", "DeviceSampler", "SeedDataset"]

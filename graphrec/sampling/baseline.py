@@ -12,7 +12,7 @@ from typing import Iterator, Tuple
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ..config import resolve_num_workers
 
@@ -44,20 +44,27 @@ def _seed_worker(worker_id: int) -> None:
 class DataLoaderSampler:
     """``loader=baseline`` (1 worker, no pinning) and ``loader=workers`` (the guide's knobs)."""
 
-    def __init__(self, data, cfg, device: torch.device, seed: int):
+    def __init__(self, data, cfg, device: torch.device, seed: int, rank: int = 0,
+                 world: int = 1):
         cand = np.flatnonzero(data.warm_mask) if cfg.sampling.candidates == "warm" \
             else np.arange(data.n_items)
-        indptr, indices = data.train_indptr, data.train_indices
+        indptr, indices = data.negative_exclusions()
         user_items = [set(indices[indptr[u]:indptr[u + 1]].tolist()) for u in range(data.n_users)]
-        self.dataset = SeedDataset(data.train_users(), indices, user_items, cand,
+        self.dataset = SeedDataset(data.train_users(), data.train_indices, user_items, cand,
                                    cfg.sampling.num_neg, cfg.sampling.exclude_train)
         self.device = device
         self.batch_size = cfg.batch.size
-        self.seed = seed
+        self.seed, self.rank = seed, rank
         workers = resolve_num_workers(cfg.loader.num_workers)
-        kwargs = dict(batch_size=cfg.batch.size, shuffle=True, num_workers=workers,
+        kwargs = dict(batch_size=cfg.batch.size // world, shuffle=world == 1,
+                      num_workers=workers,
                       pin_memory=bool(cfg.loader.pin_memory) and device.type == "cuda",
                       worker_init_fn=_seed_worker, generator=torch.Generator())
+        self.dist_sampler = None
+        if world > 1:  # each rank a slice of the epoch; equal step counts on every rank
+            self.dist_sampler = DistributedSampler(self.dataset, world, rank, shuffle=True,
+                                                   seed=seed, drop_last=True)
+            kwargs.update(sampler=self.dist_sampler, drop_last=True)
         if workers > 0:
             kwargs["persistent_workers"] = bool(cfg.loader.persistent_workers)
             if cfg.loader.prefetch_factor is not None:
@@ -69,8 +76,11 @@ class DataLoaderSampler:
         return len(self.loader)
 
     def epoch(self, epoch: int, start_step: int = 0) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
-        self.loader.generator.manual_seed(self.seed * 1_000_003 + epoch)
-        random.seed(self.seed * 1_000_003 + epoch)  # the in-process (0-worker) case
+        key = self.seed * 1_000_003 + epoch + 7919 * self.rank  # ranks draw differently
+        self.loader.generator.manual_seed(key)
+        random.seed(key)  # the in-process (0-worker) case
+        if self.dist_sampler is not None:
+            self.dist_sampler.set_epoch(epoch)
         for step, (users, items) in enumerate(self.loader):
             if step < start_step:
                 continue

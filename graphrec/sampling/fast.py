@@ -52,19 +52,23 @@ class DeviceSampler:
             raise ValueError("fast sampler: its counters are int32; an epoch or a batch this "
                              "large needs int64 counters")
 
-        # Training items as candidate positions, per user, sorted (cand is sorted ascending).
+        # Excluded items (training items, plus held-out ones under data.exclude_heldout) as
+        # candidate positions, per user, sorted (cand is sorted ascending).
         cand_pos = np.full(data.n_items, -1, dtype=np.int64)
         cand_pos[cand] = np.arange(c)
-        pos = cand_pos[data.train_indices]
+        ex_indptr, ex_items = data.negative_exclusions()
+        pos = cand_pos[ex_items]
         keep = pos >= 0
-        pu, pp = users[keep], pos[keep]
+        pu = np.repeat(np.arange(data.n_users, dtype=np.int64), np.diff(ex_indptr))[keep]
+        pp = pos[keep]
         deg = np.bincount(pu, minlength=data.n_users)
         indptr = np.zeros(data.n_users + 1, dtype=np.int64)
         np.cumsum(deg, out=indptr[1:])
         j = np.arange(len(pp)) - indptr[pu]
         # The j-th training position p_j of user u as u*C + p_j - j: the allowed candidates
         # below the r-th allowed one are as many as these keys <= u*C + r.
-        host = {"cand": cand, "train_users": users, "train_pos": pos.astype(np.int32),
+        host = {"cand": cand, "train_users": users,
+                "train_pos": cand_pos[data.train_indices].astype(np.int32),
                 "skip_keys": pu * c + (pp - j), "indptr": indptr, "allowed": c - deg}
 
         words = (c + 7) // 8
@@ -91,8 +95,12 @@ class DeviceSampler:
         self._counters = {}
 
     def __len__(self) -> int:
-        per_rank = (self.n_train - self.rank + self.world - 1) // self.world
-        return (per_rank + self.batch_size - 1) // self.batch_size
+        """Steps per epoch. Under DDP every rank takes ``batch_size / world`` rows of each
+        global batch and the last incomplete global batch is dropped, so all ranks step
+        together and their union is the single-process batch."""
+        if self.world > 1:
+            return self.n_train // self.batch_size
+        return (self.n_train + self.batch_size - 1) // self.batch_size
 
     def counters(self, shape) -> torch.Tensor:
         """0, 1, 2, ... as int32 of ``shape``, kept: the slot ids every draw is keyed by."""
@@ -204,14 +212,13 @@ class DeviceSampler:
     def permutation(self, epoch: int) -> torch.Tensor:
         key = rng.stream_key(self.seed, epoch, 0x5EED)
         # stable: equal keys keep counter order, so every device gives the same permutation
-        order = torch.sort(rng.bits(key, self.counters((self.n_train,))), stable=True).indices
-        return order[self.rank::self.world]
+        return torch.sort(rng.bits(key, self.counters((self.n_train,))), stable=True).indices
 
     def epoch(self, epoch: int, start_step: int = 0) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
         perm = self.permutation(epoch)
         b = self.batch_size
         for step in range(start_step, len(self)):
-            idx = perm[step * b:(step + 1) * b]
+            idx = perm[step * b:(step + 1) * b][self.rank::self.world]
             users = self.t["train_users"][idx]
             key = rng.stream_key(self.seed, epoch, step, self.rank)
             yield users, self.sample(users, self.t["train_pos"][idx], key)

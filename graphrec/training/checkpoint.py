@@ -7,6 +7,8 @@ from pathlib import Path
 
 import torch
 
+from ..errors import CheckpointError
+
 
 def save_atomic(obj, path: Path) -> None:
     path = Path(path)
@@ -24,4 +26,5 @@ def load(path: Path, device: torch.device):
     try:
         return torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # truncated, corrupt, or not a weights-only checkpoint
-        raise RuntimeError(f"cannot read checkpoint {path}: {exc}") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"cannot read checkpoint {path}: {first}") from exc

@@ -1,0 +1,226 @@
+"""graphrec's sweeper: hydra-optuna-sweeper's study loop, made resumable and failure-aware.
+
+What it changes from hydra-optuna-sweeper 1.4.0rc3 (whose search-space parsing it reuses):
+
+* Hydra's job number is the Optuna trial number, so trial folders (``${hydra.job.num}``)
+  continue on resume instead of restarting at 0 and overwriting earlier trials;
+* the sampler is seeded per trial from (seed, trial number), so a resumed study does not
+  propose its first parameters again (:mod:`.sampler`);
+* a trial that raises, returns a non-finite value or writes a ``metrics.json`` whose status is
+  not ``completed`` (a diverged run) is a failed trial: its reason goes to ``error.txt`` in its
+  folder and to the trial's ``error`` user attribute, and the sweep goes on until more than
+  ``max_failure_rate * n_trials`` trials of this invocation have failed;
+* a trial left RUNNING by a sweep process that was killed (same host, process gone) is
+  marked failed when the study is opened again;
+* ``rows``: a fixed, ordered list of cumulative override rows instead of sampled trials;
+* the SQLite file's folder is created, and the study's directions are checked on resume;
+* several processes may share the study: opening it is retried while another process creates
+  it (:mod:`.storage`), and the results file is written under a lock (:mod:`.results`).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import os
+import socket
+import traceback
+from pathlib import Path
+
+import optuna
+from hydra.utils import instantiate
+from hydra_plugins.hydra_optuna_sweeper._impl import (OptunaSweeperImpl,
+                                                       create_params_from_overrides)
+from omegaconf import OmegaConf
+from optuna.trial import TrialState
+
+from .resolvers import OBJECTIVES
+from .results import write_results
+from .sampler import TrialSeededSampler
+from .storage import open_study, shown
+
+log = logging.getLogger(__name__)
+SAMPLER_TARGETS = ("hydra_plugins.hydra_optuna_sweeper.*", "optuna.samplers.*")
+
+
+class SweepAborted(RuntimeError):
+    """More trials failed than ``max_failure_rate`` allows."""
+
+
+OWNER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_orphans(study: optuna.Study) -> int:
+    """Mark failed the RUNNING trials whose sweep process (on this host) is gone: a sweep
+    killed mid-trial leaves its trial RUNNING. Trials of live processes, or of other hosts
+    sharing the study, are left alone."""
+    host = socket.gethostname()
+    marked = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner_host, _, pid = t.user_attrs.get("owner", "").rpartition(":")
+        if owner_host != host or not pid.isdigit() or _alive(int(pid)):
+            continue
+        reason = f"killed: its sweep process {owner_host}:{pid} ended while the trial ran"
+        study._storage.set_trial_user_attr(t._trial_id, "error", reason)
+        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+        run_dir = t.user_attrs.get("run_dir")
+        if run_dir and Path(run_dir).is_dir():
+            (Path(run_dir) / "error.txt").write_text(reason + "\n")
+        log.warning("trial %d marked failed: %s", t.number, reason)
+        marked += 1
+    return marked
+
+
+class GraphrecSweeperImpl(OptunaSweeperImpl):
+    def __init__(self, sampler, direction, storage, study_name, n_trials, n_jobs,
+                 max_failure_rate, custom_search_space, params, rows) -> None:
+        super().__init__(None, direction, storage, study_name, n_trials, n_jobs,
+                         max_failure_rate, custom_search_space, params)
+        self.sampler_cfg = sampler
+        self.rows = rows
+
+    # ------------------------------------------------------------------------- study
+    def _make_sampler(self) -> TrialSeededSampler:
+        def make(seed):
+            sampler = instantiate(self.sampler_cfg, seed=seed,
+                                  _execution_whitelist_=SAMPLER_TARGETS)
+            if isinstance(sampler, functools.partial):
+                raise ValueError("hydra/sweeper/sampler=grid is not supported by graphrec's "
+                                 "sweeper: list the points as hydra.sweeper.rows instead")
+            return sampler
+        return TrialSeededSampler(make, self.sampler_cfg.get("seed"))
+
+    def _open_study(self, directions: list) -> optuna.Study:
+        storage = str(self.storage) if self.storage else None
+        if storage and storage.startswith("sqlite:///"):
+            Path(storage[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        sampler = self._make_sampler()
+        study = open_study(self.study_name, storage, sampler, directions)
+        found = [d.name.lower() for d in study.directions]
+        if found != directions:
+            raise ValueError(f"study {study.study_name!r} in {shown(storage)} has directions "
+                             f"{found}, this sweep asks for {directions} (sweep.objective "
+                             "changed?): set hydra.sweeper.study_name to start another study")
+        log.info("Study %s | storage %s | sampler %s seeded per trial | directions %s | "
+                 "%d trials already in it", study.study_name, shown(storage), sampler.name,
+                 directions, len(study.trials))
+        fail_orphans(study)
+        return study
+
+    # ------------------------------------------------------------------------- trials
+    def _row_overrides(self, fixed: dict, fixed_overrides: list) -> list:
+        """One override list per row; each row adds its overrides to the previous row's (a
+        later value of the same key wins), as the guide's '+ this' tables do."""
+        state, jobs = dict(fixed), []
+        for name, row in self.rows.items():
+            space, row_fixed, row_deletes = create_params_from_overrides(list(row))
+            if space:
+                raise ValueError(f"hydra.sweeper.rows.{name}: rows take plain values, "
+                                 f"not sweeps ({', '.join(space)})")
+            state.update(row_fixed)
+            fixed_overrides = fixed_overrides + row_deletes
+            jobs.append((name, [f"{k}={v}" for k, v in state.items()] + fixed_overrides
+                         + [f"sweep.label={name}"]))
+        return jobs
+
+    def _launch(self, trials: list, overrides: list) -> list:
+        """Launch so that each job's number is its trial's number (consecutive runs of trial
+        numbers go together; another process sharing the study may take numbers between)."""
+        returns, start = [], 0
+        for end in range(1, len(trials) + 1):
+            if end == len(trials) or trials[end].number != trials[end - 1].number + 1:
+                returns += self.launcher.launch(overrides[start:end],
+                                                initial_job_idx=trials[start].number)
+                start = end
+        return returns
+
+    @staticmethod
+    def _values(ret, run_dir: Path, n_values: int) -> list:
+        value = ret.return_value  # raises the trial's own exception when the job failed
+        metrics = run_dir / "metrics.json"
+        if metrics.exists():
+            record = json.loads(metrics.read_text())
+            if record.get("status", "completed") != "completed":
+                where = record.get("diverged_at")
+                raise RuntimeError(f"run ended with status {record['status']!r}"
+                                   + (f" at {where}" if where else ""))
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        values = [float(v) for v in values]
+        if len(values) != n_values:
+            raise ValueError(f"train.py returned {len(values)} values, the study has "
+                             f"{n_values} objectives")
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError(f"objective values are not finite: {values}")
+        return values
+
+    def _tell(self, study, trial, ret, n_values: int) -> bool:
+        run_dir = Path(ret.hydra_cfg.hydra.runtime.output_dir)
+        trial.set_user_attr("run_dir", str(run_dir))
+        try:
+            values = self._values(ret, run_dir, n_values)
+        except Exception as e:  # any reason a trial cannot count: record it, go on
+            reason = f"{type(e).__name__}: {e}"
+            (run_dir / "error.txt").write_text(
+                f"{reason}\n\n{''.join(traceback.format_exception(e))}")
+            trial.set_user_attr("error", reason[:2000])
+            study.tell(trial, state=TrialState.FAIL)
+            log.warning("trial %d failed: %s (%s)", trial.number, reason, run_dir)
+            return False
+        study.tell(trial, values=values)
+        return True
+
+    # ------------------------------------------------------------------------- the loop
+    def sweep(self, arguments: list) -> None:
+        self._process_searchspace_config()
+        space, fixed, fixed_overrides = create_params_from_overrides(
+            self._parse_sweeper_params_config() + list(arguments))
+        for name in fixed:
+            space.pop(name, None)
+        if self.rows and space:
+            raise ValueError("hydra.sweeper.rows and a search space in hydra.sweeper.params "
+                             f"({', '.join(space)}) exclude each other: set "
+                             "hydra.sweeper.params=null in a listed sweep")
+        rows = self._row_overrides(fixed, fixed_overrides) if self.rows else None
+        directions = self._get_directions()
+        objective = OmegaConf.select(self.config, "sweep.objective", default=None)
+        names = OBJECTIVES.get(objective) or [f"value{i}" for i in range(len(directions))]
+        study = self._open_study(directions)
+        results = Path(self.config.hydra.sweep.dir) / "optimization_results.yaml"
+
+        todo = len(rows) if rows else self.n_trials
+        allowed = int(self.max_failure_rate * todo)
+        done = failed = 0
+        while done < todo:
+            trials = [study.ask() for _ in range(min(self.n_jobs, todo - done))]
+            sweep_dir = Path(self.config.hydra.sweep.dir)
+            for trial in trials:  # known before launch, so a killed trial can be traced
+                trial.set_user_attr("owner", OWNER)
+                trial.set_user_attr("run_dir", str(sweep_dir / str(trial.number)))
+            if rows:
+                batch = rows[done:done + len(trials)]
+                for trial, (name, _) in zip(trials, batch):
+                    trial.set_user_attr("row", name)
+                overrides = [job for _, job in batch]
+            else:
+                overrides = self._configure_trials(trials, space, fixed, fixed_overrides)
+            for trial, ret in zip(trials, self._launch(trials, overrides)):
+                failed += not self._tell(study, trial, ret, len(directions))
+            done += len(trials)
+            if failed > allowed:
+                write_results(study, names, results)
+                raise SweepAborted(
+                    f"{failed} of {done} trials failed; max_failure_rate="
+                    f"{self.max_failure_rate} of {todo} trials allows {allowed}. Reasons are "
+                    f"in each failed trial's error.txt under {self.config.hydra.sweep.dir}")
+        write_results(study, names, results)

@@ -1,0 +1,1 @@
+"""graphrec's Hydra plugins (Hydra discovers plugins only under the ``hydra_plugins`` namespace)."""

@@ -1,0 +1,63 @@
+"""graphrec's Hydra plugins: the ``sweeps`` config group and the ``graphrec`` sweeper.
+
+The work is done in :mod:`graphrec.sweeping`; the sweeper imports it (and Optuna) only when a
+sweep starts, so a single run does not pay for it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_search_path import ConfigSearchPath
+from hydra.core.config_store import ConfigStore
+from hydra.plugins.search_path_plugin import SearchPathPlugin
+from hydra.plugins.sweeper import Sweeper
+from hydra_plugins.hydra_optuna_sweeper.config import OptunaSweeperConf
+
+import graphrec.sweeping.resolvers  # noqa: F401  (resolvers the sweep configs use)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class GraphrecSearchPath(SearchPathPlugin):
+    """Adds the repository root to the search path of graphrec's own app (primary config in
+    ``conf/``), so ``sweeps/NAME.yaml`` is option NAME of the config group ``sweeps``
+    (``python train.py -m +sweeps=NAME``) from any working folder. Other Hydra apps in the
+    same environment are left alone."""
+
+    def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+        conf = REPO / "conf"
+        if any(Path(e.path.removeprefix("file://")).resolve() == conf
+               for e in search_path.get_path()):
+            search_path.append(provider="graphrec", path=f"file://{REPO}")
+
+
+@dataclass
+class GraphrecSweeperConf(OptunaSweeperConf):
+    _target_: str = "hydra_plugins.graphrec_sweeps.graphrec_sweeps.GraphrecSweeper"
+    # Ordered rows of overrides run instead of sampled trials; each row adds to the previous.
+    rows: Dict[str, List[str]] = field(default_factory=dict)
+
+
+ConfigStore.instance().store(group="hydra/sweeper", name="graphrec", node=GraphrecSweeperConf,
+                             provider="graphrec")
+
+
+class GraphrecSweeper(Sweeper):
+    """hydra-optuna-sweeper's options plus ``rows``; see graphrec/sweeping/sweeper.py."""
+
+    def __init__(self, sampler: Any, direction: Any, storage: Any, study_name: Optional[str],
+                 n_trials: int, n_jobs: int, max_failure_rate: float,
+                 custom_search_space: Optional[str], params: Any, rows: Any = None) -> None:
+        from graphrec.sweeping.sweeper import GraphrecSweeperImpl
+
+        self.sweeper = GraphrecSweeperImpl(sampler, direction, storage, study_name, n_trials,
+                                           n_jobs, max_failure_rate, custom_search_space,
+                                           params, rows)
+
+    def setup(self, *, hydra_context, task_function, config) -> None:
+        self.sweeper.setup(hydra_context=hydra_context, task_function=task_function,
+                           config=config)
+
+    def sweep(self, arguments: List[str]) -> None:
+        return self.sweeper.sweep(arguments)

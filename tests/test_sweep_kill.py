@@ -1,0 +1,44 @@
+"""Kill a sweep mid-trial, start it again: nothing finished is lost, the killed trial is
+failed, numbers and folders go on."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from optuna.trial import TrialState
+
+from sweep_helpers import REPO, TINY, load_study, rows_arg, train
+
+pytestmark = pytest.mark.slow
+
+
+def test_killed_sweep_resumes_without_losing_or_overwriting(tmp_path):
+    sweep = tmp_path / "sweep"
+    rows = rows_arg({"quick": ["trainer.epochs=1"], "long": ["trainer.epochs=100000"]})
+    cmd = [sys.executable, str(REPO / "train.py"), "-m", f"hydra.sweep.dir={sweep}", *TINY,
+           "hydra.sweeper.params=null", rows]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 150
+    while not (sweep / "1" / ".hydra").exists() and time.time() < deadline:
+        assert proc.poll() is None, "the sweep ended before its long trial started"
+        time.sleep(0.2)
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGKILL)  # no handler can run: the hardest case
+    proc.wait(timeout=30)
+    first = (sweep / "0" / "metrics.json").read_bytes()
+    assert load_study(sweep).trials[1].state == TrialState.RUNNING
+
+    train("-m", f"hydra.sweep.dir={sweep}", "hydra.sweeper.n_trials=1", *TINY, cwd=tmp_path)
+    study = load_study(sweep)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL,
+                                               TrialState.COMPLETE]
+    assert "killed" in study.trials[1].user_attrs["error"]
+    assert "killed" in (sweep / "1" / "error.txt").read_text()
+    assert (sweep / "0" / "metrics.json").read_bytes() == first
+    assert (sweep / "2" / "metrics.json").exists()
