@@ -57,10 +57,10 @@ def main(cfg):
     if status != "completed":
         where = metrics.get(f"{status}_at", {})
         detail = f" ({metrics['error']})" if "error" in metrics else ""
-        hint = f"; resume with trainer.resume={metrics.get('run_dir', out_dir)}" \
-            if status == "interrupted" else ""
+        run_dir = cfg.trainer.resume or out_dir  # a resumed run keeps writing its own folder
+        hint = f"; resume with trainer.resume={run_dir}" if status == "interrupted" else ""
         return fail(f"run {status} at epoch {where.get('epoch')} step {where.get('step')}"
-                    f"{detail}{hint}; record in {out_dir}", EXIT_CODES[status], multirun)
+                    f"{detail}{hint}; record in {run_dir}", EXIT_CODES[status], multirun)
     print(f"val  {metrics['val']}\ntest {metrics['test']}")
     print(f"{metrics['throughput']['samples_per_s']:,.0f} samples/s | run folder: {out_dir}")
     return objective(cfg, metrics)

@@ -51,7 +51,7 @@ class Fault:
     def _due(self, step: int) -> bool:
         return bool(self.after) and step == self.after
 
-    def maybe_fire(self, step: int, stop) -> None:
+    def maybe_fire(self, step: int) -> None:
         if not self._due(step):
             return
         if self.kind == "error":

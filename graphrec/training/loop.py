@@ -27,7 +27,7 @@ from ..reporting import write_epochs, write_json
 from ..sampling import build_sampler
 from . import accel, checkpoint, distributed
 from .faults import Fault, InterruptFlag
-from .meter import ThroughputMeter, peak_memory, sync
+from .meter import ThroughputMeter, peak_memory
 from .precision import Precision
 from .state import Progress, restore, snapshot
 
@@ -115,7 +115,7 @@ class Run:
             self.last_path.unlink(missing_ok=True)
 
     def _epoch(self, stop: InterruptFlag) -> None:
-        cfg, p, model = self.cfg.trainer, self.p, self.model
+        cfg, p = self.cfg.trainer, self.p
         loss_sum = torch.full((), p.loss_sum, device=self.device)
         bar = tqdm(total=len(self.sampler), initial=p.epoch_step, desc=f"epoch {p.epoch}",
                    unit="step", disable=not cfg.progress, leave=False, dynamic_ncols=True)
@@ -131,7 +131,7 @@ class Run:
             if batch is None:
                 break
             users, items = batch
-            self.fault.maybe_fire(p.step, stop)
+            self.fault.maybe_fire(p.step)
             with self.precision.autocast():
                 loss, _ = self.step_model(users, items)
             loss = self.fault.corrupt(loss, p.step)
