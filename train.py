@@ -17,6 +17,7 @@ from hydra.types import RunMode  # noqa: E402
 
 import graphrec.config  # noqa: F401,E402  (registers the schemas in Hydra's ConfigStore)
 from graphrec.errors import GraphrecError  # noqa: E402
+from graphrec.sweeping.report import objective_metric, reporter  # noqa: E402
 from graphrec.training import train  # noqa: E402
 
 EXIT_CODES = {"diverged": 3, "oom": 4, "interrupted": 130}
@@ -27,9 +28,39 @@ class RunFailed(RuntimeError):
 
 
 def objective(cfg, metrics: dict):
-    recall = metrics["val"]["recall@20" if 20 in cfg.trainer.ks else f"recall@{max(cfg.trainer.ks)}"]
+    """What the sweep reads (graphrec/sweeping/resolvers.py: OBJECTIVES); None when a
+    time_to_target run missed its target (the sweeper prunes the trial, saying so)."""
+    recall = metrics["val"][objective_metric(cfg)]
     speed = metrics["throughput"]["samples_per_s"]
-    return {"both": (speed, recall), "accuracy": recall, "throughput": speed}[cfg.sweep.objective]
+    return {"both": (speed, recall), "accuracy": recall, "throughput": speed,
+            "accuracy_at_budget": recall,
+            "time_to_target": metrics.get("target", {}).get("time_to_target_s"),
+            }[cfg.sweep.objective]
+
+
+def summary(cfg, metrics: dict, out_dir: str) -> str:
+    """The few lines a person reads at the end of a run."""
+    ks = sorted(cfg.trainer.ks)
+    lines = [f"best validation at epoch {metrics['best_epoch']} of {metrics['epochs_run']} "
+             f"(stopped by {metrics['stop_reason']})"]
+    for split in ("val", "test"):
+        for part in ("", "_warm", "_cold"):
+            scores = metrics.get(split + part)
+            if scores:
+                lines.append(f"  {split + part:<10} " + "  ".join(
+                    f"Recall@{k} {scores[f'recall@{k}']:.4f}  NDCG@{k} {scores[f'ndcg@{k}']:.4f}"
+                    for k in ks))
+    tp = metrics["throughput"]
+    lines.append(f"{tp['samples_per_s']:,.0f} samples/s | {tp['wall_s']:.1f} s on the clock, "
+                 f"{tp['eval_s']:.1f} s of it validating")
+    target = metrics.get("target")
+    if target:
+        lines.append(f"target val {target['metric']} >= {target['value']:g}: " + (
+            f"reached after {target['time_to_target_s']:.1f} s "
+            f"({target['epochs_to_target']:.2f} epochs)" if target["target_reached"]
+            else "not reached"))
+    lines.append(f"run folder: {out_dir} (metrics.json, epochs.csv, best.pt)")
+    return "\n".join(lines)
 
 
 def fail(message: str, code: int, multirun: bool, exc: Exception = None):
@@ -49,11 +80,14 @@ TRUSTED = ["graphrec.*", "hydra_plugins.*", "optuna.*"]
 def main(cfg):
     hc = HydraConfig.get()
     out_dir, multirun = hc.runtime.output_dir, hc.mode == RunMode.MULTIRUN
+    report = reporter(hc.job.num, cfg) if multirun else None
     try:
-        metrics = train(cfg, out_dir=out_dir)
+        metrics = train(cfg, out_dir=out_dir, report=report)
     except GraphrecError as exc:
         return fail(f"error: {exc}", 2, multirun, exc)
     status = metrics["status"]
+    if status == "pruned":  # only in a sweep: the sweeper tells the study so
+        return None
     if status != "completed":
         where = metrics.get(f"{status}_at", {})
         detail = f" ({metrics['error']})" if "error" in metrics else ""
@@ -61,8 +95,7 @@ def main(cfg):
         hint = f"; resume with trainer.resume={run_dir}" if status == "interrupted" else ""
         return fail(f"run {status} at epoch {where.get('epoch')} step {where.get('step')}"
                     f"{detail}{hint}; record in {run_dir}", EXIT_CODES[status], multirun)
-    print(f"val  {metrics['val']}\ntest {metrics['test']}")
-    print(f"{metrics['throughput']['samples_per_s']:,.0f} samples/s | run folder: {out_dir}")
+    print(summary(cfg, metrics, cfg.trainer.resume or out_dir))
     return objective(cfg, metrics)
 
 

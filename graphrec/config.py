@@ -112,10 +112,21 @@ class ModelConfig:
 
 
 @dataclass
+class TargetConfig:
+    metric: str = "recall@20"
+    value: Optional[float] = None
+
+
+@dataclass
 class TrainerConfig:
     epochs: int = 10
     max_steps: int = 0
     eval_every: int = 1
+    eval_every_steps: int = 0
+    eval_every_s: float = 0.0
+    target: TargetConfig = field(default_factory=TargetConfig)
+    stop_at_target: bool = False
+    time_budget_s: float = 0.0
     monitor: str = "recall@20"
     patience: int = 5
     ks: List[int] = field(default_factory=lambda: [10, 20])
@@ -174,7 +185,8 @@ CHOICES = {
     "model.name": ("clcrec", "mf", "lightgcn"),
     "model.impl": ("auto", "reference", "lean"),
     "trainer.device": ("auto", "cpu", "cuda"),
-    "sweep.objective": ("both", "accuracy", "throughput"),
+    "sweep.objective": ("both", "accuracy", "throughput", "time_to_target",
+                        "accuracy_at_budget"),
     "trainer.fail_kind": ("error", "nan", "oom", "interrupt"),
 }
 
@@ -272,10 +284,12 @@ def validate(cfg) -> None:
     ks = list(cfg.trainer.ks)
     _require(len(ks) > 0 and all(k > 0 for k in ks), "trainer.ks", ks,
              "a non-empty list of integers > 0")
-    metric, _, k = cfg.trainer.monitor.partition("@")
-    _require(metric in ("recall", "ndcg", "precision", "hit") and k.isdigit() and int(k) in ks,
-             "trainer.monitor", cfg.trainer.monitor,
-             f"metric@K with metric in recall|ndcg|precision|hit and K in {ks}")
+    for key in ("trainer.monitor", "trainer.target.metric"):
+        metric, _, k = _get(cfg, key).partition("@")
+        _require(metric in ("recall", "ndcg", "precision", "hit") and k.isdigit()
+                 and int(k) in ks, key, _get(cfg, key),
+                 f"metric@K with metric in recall|ndcg|precision|hit and K in {ks}")
+    _validate_clock(cfg)
 
     device = cfg.trainer.device
     if device == "cuda" and not torch.cuda.is_available():
@@ -291,6 +305,29 @@ def validate(cfg) -> None:
     if cfg.trainer.cuda_graphs and not (on_cuda and cfg.trainer.compile):
         raise ConfigError("trainer.cuda_graphs=true is invalid here: CUDA-graph capture needs "
                           "a CUDA device and trainer.compile=true (allowed: false)")
+
+
+def _validate_clock(cfg) -> None:
+    """Evaluation cadence, quality target and time budget, and the sweep objectives that
+    need them."""
+    t = cfg.trainer
+    _require(t.eval_every_steps >= 0, "trainer.eval_every_steps", t.eval_every_steps,
+             "an integer >= 0 (0 = off)")
+    _require(t.eval_every_s >= 0, "trainer.eval_every_s", t.eval_every_s,
+             "seconds >= 0 (0 = off)")
+    _require(t.time_budget_s >= 0, "trainer.time_budget_s", t.time_budget_s,
+             "seconds >= 0 (0 = no budget)")
+    target = t.target.value
+    _require(target is None or target > 0, "trainer.target.value", target,
+             "null (no target) or a metric value > 0")
+    _require(not t.stop_at_target or target is not None, "trainer.stop_at_target",
+             t.stop_at_target, "false while trainer.target.value is null")
+    objective = cfg.sweep.objective
+    _require(objective != "time_to_target" or target is not None, "sweep.objective", objective,
+             "time_to_target only with trainer.target.value set (e.g. "
+             "trainer.target.value=0.2)")
+    _require(objective != "accuracy_at_budget" or t.time_budget_s > 0, "sweep.objective",
+             objective, "accuracy_at_budget only with trainer.time_budget_s > 0")
 
 
 def validate_against_data(cfg, data) -> None:

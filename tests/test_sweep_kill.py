@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def test_killed_sweep_resumes_without_losing_or_overwriting(tmp_path):
     sweep = tmp_path / "sweep"
-    rows = rows_arg({"quick": ["trainer.epochs=1"], "long": ["trainer.epochs=100000"]})
+    rows = rows_arg({"quick": ["trainer.epochs=1"], "long": ["trainer.epochs=100000", "trainer.patience=0"]})
     cmd = [sys.executable, str(REPO / "train.py"), "-m", f"hydra.sweep.dir={sweep}", *TINY,
            "hydra.sweeper.params=null", rows]
     env = {**os.environ, "PYTHONPATH": str(REPO)}

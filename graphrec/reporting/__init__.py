@@ -1,4 +1,4 @@
 """Run records and run comparison."""
-from .record import write_epochs, write_json
+from .record import EpochsCsv, epoch_columns, write_json
 
-__all__ = ["write_epochs", "write_json"]
+__all__ = ["EpochsCsv", "epoch_columns", "write_json"]

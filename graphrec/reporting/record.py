@@ -1,10 +1,15 @@
-"""The run record: ``metrics.json`` (atomic) and ``epochs.csv`` in the run folder."""
+"""The run record: ``metrics.json`` (atomic) and ``epochs.csv`` (appended as the run goes)."""
 from __future__ import annotations
 
 import csv
 import json
 import os
 from pathlib import Path
+from typing import Iterable, Sequence
+
+METRICS = ("recall", "ndcg", "precision", "hit")
+CURVE_COLUMNS = ("epoch", "step", "samples", "train_s", "eval_s", "wall_s", "loss",
+                 "samples_per_s", "epoch_s")
 
 
 def write_json(path: Path, obj) -> None:
@@ -14,11 +19,30 @@ def write_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
-def write_epochs(path: Path, rows) -> None:
-    keys = []
-    for row in rows:
-        keys += [k for k in row if k not in keys]
-    with open(path, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
+def epoch_columns(ks: Sequence[int]) -> list:
+    """Every column a run's ``epochs.csv`` may have, known before the first row."""
+    return [*CURVE_COLUMNS, *(f"val_{m}@{k}" for k in ks for m in METRICS), "status"]
+
+
+class EpochsCsv:
+    """``epochs.csv``, one row per epoch end and per validation, flushed as each is written,
+    so a killed run keeps its curve and a running one can be watched (``tail -f``).
+
+    Opening rewrites the file from ``rows`` (the rows a resumed run restored), so rows written
+    after its checkpoint by the interrupted run do not appear twice."""
+
+    def __init__(self, path: Path, columns: Sequence[str], rows: Iterable[dict] = ()):
+        self.columns = list(columns)
+        self._fh = open(path, "w", newline="")
+        self._writer = csv.DictWriter(self._fh, fieldnames=self.columns, extrasaction="ignore")
+        self._writer.writeheader()
+        for row in rows:
+            self._writer.writerow(row)
+        self._fh.flush()
+
+    def append(self, row: dict) -> None:
+        self._writer.writerow(row)
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()

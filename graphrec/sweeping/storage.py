@@ -54,13 +54,15 @@ def rdb_storage(url: str) -> optuna.storages.RDBStorage:
                           "pip install -e \".[postgres]\" (psycopg2-binary)") from e
 
 
-def open_study(study_name: str, url: Optional[str], sampler, directions: list) -> optuna.Study:
+def open_study(study_name: str, url: Optional[str], sampler, directions: list,
+               pruner=None) -> optuna.Study:
     """``create_study(load_if_exists=True)`` on ``url`` (None: in memory), retried while
     another process is creating the same database or study."""
     def create():
         return optuna.create_study(study_name=study_name,
                                    storage=rdb_storage(url) if url else None,
-                                   sampler=sampler, directions=directions, load_if_exists=True)
+                                   sampler=sampler, pruner=pruner, directions=directions,
+                                   load_if_exists=True)
 
     for attempt in range(1, TRIES):
         try:

@@ -25,6 +25,7 @@ import logging
 import math
 import os
 import socket
+import time
 import traceback
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from hydra_plugins.hydra_optuna_sweeper._impl import (OptunaSweeperImpl,
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
+from . import report
 from .resolvers import OBJECTIVES
 from .results import write_results
 from .sampler import TrialSeededSampler
@@ -42,6 +44,7 @@ from .storage import open_study, shown
 
 log = logging.getLogger(__name__)
 SAMPLER_TARGETS = ("hydra_plugins.hydra_optuna_sweeper.*", "optuna.samplers.*")
+PRUNER_TARGETS = ("optuna.pruners.*",)
 
 
 class SweepAborted(RuntimeError):
@@ -82,12 +85,37 @@ def fail_orphans(study: optuna.Study) -> int:
     return marked
 
 
+def _trial_line(study, trial, state: str, names, k: int, todo: int, left_s: float) -> str:
+    """``trial 4/20 (#12) complete: time_to_target_s=31.2 | best so far ... | ~3 min left``"""
+    frozen = next((t for t in study.get_trials(deepcopy=False) if t.number == trial.number),
+                  None)
+    line = f"trial {k}/{todo} (#{trial.number}) {state}"
+    if state == "complete" and frozen is not None and frozen.values:
+        line += ": " + " ".join(f"{n}={_num(v)}" for n, v in zip(names, frozen.values))
+    elif frozen is not None:
+        line += ": " + str(frozen.user_attrs.get("reason") or frozen.user_attrs.get("error"))[:120]
+    if len(study.directions) == 1:
+        try:
+            best = study.best_trial
+            line += f" | best so far #{best.number} {names[0]}={_num(best.value)}"
+        except ValueError:
+            pass
+    if k < todo:
+        line += f" | ~{left_s / 60:.1f} min left"
+    return line
+
+
+def _num(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.4g}"
+
+
 class GraphrecSweeperImpl(OptunaSweeperImpl):
     def __init__(self, sampler, direction, storage, study_name, n_trials, n_jobs,
-                 max_failure_rate, custom_search_space, params, rows) -> None:
+                 max_failure_rate, custom_search_space, params, rows, pruner=None) -> None:
         super().__init__(None, direction, storage, study_name, n_trials, n_jobs,
                          max_failure_rate, custom_search_space, params)
         self.sampler_cfg = sampler
+        self.pruner_cfg = pruner
         self.rows = rows
 
     # ------------------------------------------------------------------------- study
@@ -106,15 +134,17 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
         if storage and storage.startswith("sqlite:///"):
             Path(storage[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
         sampler = self._make_sampler()
-        study = open_study(self.study_name, storage, sampler, directions)
+        pruner = (instantiate(self.pruner_cfg, _execution_whitelist_=PRUNER_TARGETS)
+                  if self.pruner_cfg else optuna.pruners.NopPruner())
+        study = open_study(self.study_name, storage, sampler, directions, pruner)
         found = [d.name.lower() for d in study.directions]
         if found != directions:
             raise ValueError(f"study {study.study_name!r} in {shown(storage)} has directions "
                              f"{found}, this sweep asks for {directions} (sweep.objective "
                              "changed?): set hydra.sweeper.study_name to start another study")
-        log.info("Study %s | storage %s | sampler %s seeded per trial | directions %s | "
-                 "%d trials already in it", study.study_name, shown(storage), sampler.name,
-                 directions, len(study.trials))
+        log.info("Study %s | storage %s | sampler %s seeded per trial | pruner %s | "
+                 "directions %s | %d trials already in it", study.study_name, shown(storage),
+                 sampler.name, type(pruner).__name__, directions, len(study.trials))
         fail_orphans(study)
         return study
 
@@ -146,15 +176,29 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
         return returns
 
     @staticmethod
-    def _values(ret, run_dir: Path, n_values: int) -> list:
-        value = ret.return_value  # raises the trial's own exception when the job failed
+    def _values(ret, run_dir: Path, n_values: int, objective: str) -> list:
+        """The trial's values; raises TrialPruned (the pruner stopped it, or the target was
+        not reached) or any other error (the trial failed), with the reason."""
+        record = {}
         metrics = run_dir / "metrics.json"
         if metrics.exists():
             record = json.loads(metrics.read_text())
-            if record.get("status", "completed") != "completed":
-                where = record.get("diverged_at")
-                raise RuntimeError(f"run ended with status {record['status']!r}"
-                                   + (f" at {where}" if where else ""))
+        status = record.get("status", "completed")
+        if status == "pruned":
+            raise optuna.TrialPruned(f"pruned by the study's pruner after validation "
+                                     f"{record.get('validations')}")
+        value = ret.return_value  # raises the trial's own exception when the job failed
+        if status != "completed":
+            where = record.get(f"{status}_at")
+            raise RuntimeError(f"run ended with status {status!r}"
+                               + (f" at {where}" if where else ""))
+        target = record.get("target") or {}
+        if objective == "time_to_target" and not target.get("target_reached"):
+            raise optuna.TrialPruned(
+                f"target {target.get('metric')} >= {target.get('value')} not reached within "
+                f"the trial's budget (stopped by {record.get('stop_reason')} after "
+                f"{record.get('throughput', {}).get('wall_s', 0):.0f} s; best val "
+                f"{record.get('val', {}).get(target.get('metric'), float('nan')):.4f})")
         values = list(value) if isinstance(value, (list, tuple)) else [value]
         values = [float(v) for v in values]
         if len(values) != n_values:
@@ -164,11 +208,18 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
             raise ValueError(f"objective values are not finite: {values}")
         return values
 
-    def _tell(self, study, trial, ret, n_values: int) -> bool:
+    def _tell(self, study, trial, ret, n_values: int, objective: str) -> str:
+        """Tell the study how the trial ended; returns its state's name."""
         run_dir = Path(ret.hydra_cfg.hydra.runtime.output_dir)
         trial.set_user_attr("run_dir", str(run_dir))
         try:
-            values = self._values(ret, run_dir, n_values)
+            values = self._values(ret, run_dir, n_values, objective)
+        except optuna.TrialPruned as e:
+            trial.set_user_attr("reason", str(e))
+            (run_dir / "pruned.txt").write_text(f"{e}\n")
+            study.tell(trial, state=TrialState.PRUNED)
+            log.info("trial %d pruned: %s (%s)", trial.number, e, run_dir)
+            return "pruned"
         except Exception as e:  # any reason a trial cannot count: record it, go on
             reason = f"{type(e).__name__}: {e}"
             (run_dir / "error.txt").write_text(
@@ -176,9 +227,9 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
             trial.set_user_attr("error", reason[:2000])
             study.tell(trial, state=TrialState.FAIL)
             log.warning("trial %d failed: %s (%s)", trial.number, reason, run_dir)
-            return False
+            return "failed"
         study.tell(trial, values=values)
-        return True
+        return "complete"
 
     # ------------------------------------------------------------------------- the loop
     def sweep(self, arguments: list) -> None:
@@ -194,13 +245,15 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
         rows = self._row_overrides(fixed, fixed_overrides) if self.rows else None
         directions = self._get_directions()
         objective = OmegaConf.select(self.config, "sweep.objective", default=None)
-        names = OBJECTIVES.get(objective) or [f"value{i}" for i in range(len(directions))]
+        names = ([name for name, _ in OBJECTIVES[objective]] if objective in OBJECTIVES
+                 else [f"value{i}" for i in range(len(directions))])
         study = self._open_study(directions)
         results = Path(self.config.hydra.sweep.dir) / "optimization_results.yaml"
 
         todo = len(rows) if rows else self.n_trials
         allowed = int(self.max_failure_rate * todo)
         done = failed = 0
+        elapsed = 0.0
         while done < todo:
             trials = [study.ask() for _ in range(min(self.n_jobs, todo - done))]
             sweep_dir = Path(self.config.hydra.sweep.dir)
@@ -214,8 +267,21 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
                 overrides = [job for _, job in batch]
             else:
                 overrides = self._configure_trials(trials, space, fixed, fixed_overrides)
-            for trial, ret in zip(trials, self._launch(trials, overrides)):
-                failed += not self._tell(study, trial, ret, len(directions))
+            for trial in trials:
+                report.register(trial)
+            t_batch = time.perf_counter()
+            try:
+                returns = self._launch(trials, overrides)
+            finally:
+                for trial in trials:
+                    report.release(trial.number)
+            elapsed += time.perf_counter() - t_batch
+            for trial, ret in zip(trials, returns):
+                state = self._tell(study, trial, ret, len(directions), objective)
+                failed += state == "failed"
+                done_one = done + trials.index(trial) + 1
+                log.info(_trial_line(study, trial, state, names, done_one, todo,
+                                     elapsed / (done + len(trials)) * (todo - done_one)))
             done += len(trials)
             if failed > allowed:
                 write_results(study, names, results)

@@ -23,11 +23,13 @@ from ..config import (ConfigError, require_writable, resolve_impl, validate,
 from ..data import load_data
 from ..evaluation import evaluate
 from ..models import build_model
-from ..reporting import write_epochs, write_json
+from ..reporting import EpochsCsv, epoch_columns, write_json
 from ..sampling import build_sampler
 from . import accel, checkpoint, distributed
+from .clock import Clock
 from .faults import Fault, InterruptFlag
 from .meter import ThroughputMeter, peak_memory
+from .meter import sync as meter_sync
 from .precision import Precision
 from .state import Progress, restore, snapshot
 
@@ -59,8 +61,12 @@ class Run:
     """One training run's moving parts; ``train`` below is the only caller."""
 
     def __init__(self, cfg, out: Path, data, device: torch.device,
-                 world: distributed.World = distributed.World()):
+                 world: distributed.World = distributed.World(), report=None):
         self.cfg, self.out, self.data, self.device, self.world = cfg, out, data, device, world
+        self.report = report
+        self.csv = None
+        self.due_at_end = False
+        self.clock = Clock()
         self.impl = resolve_impl(cfg)
         self.model = accel.prepare(build_model(cfg.model, data, self.impl).to(device), cfg,
                                    device)
@@ -94,29 +100,31 @@ class Run:
     # ------------------------------------------------------------------ the loop
     def fit(self, stop: InterruptFlag) -> None:
         cfg, p = self.cfg.trainer, self.p
-        self.t_wall = time.perf_counter() - p.wall_s
+        self.clock = Clock(p.wall_s, p.eval_s)
+        self.clock.start()
         while p.epoch < cfg.epochs and self.status == "completed":
-            t_epoch = time.perf_counter() - p.epoch_s
-            t_run = time.perf_counter() - p.train_s
+            train_at_start = self.clock.train()
             self._epoch(stop)
-            p.epoch_s = time.perf_counter() - t_epoch
-            p.train_s = time.perf_counter() - t_run
-            p.wall_s = time.perf_counter() - self.t_wall
+            p.epoch_s += self.clock.train() - train_at_start
+            self._save_clock()
             if self.status == "interrupted":
                 self.save_last()
                 log.warning("interrupted at epoch %d step %d: resumable checkpoint %s",
                             p.epoch, p.step, self.last_path)
                 return
             keep_going = self._end_epoch()
-            p.wall_s = time.perf_counter() - self.t_wall
+            self._save_clock()
             if not keep_going:
-                return
+                break
         if self.status == "completed" and self.world.is_main:
             self.last_path.unlink(missing_ok=True)
 
+    def _save_clock(self) -> None:
+        self.p.wall_s, self.p.eval_s = self.clock.wall(), self.clock.eval_s
+
     def _epoch(self, stop: InterruptFlag) -> None:
         cfg, p = self.cfg.trainer, self.p
-        loss_sum = torch.full((), p.loss_sum, device=self.device)
+        self.loss_sum = torch.full((), p.loss_sum, device=self.device)
         bar = tqdm(total=len(self.sampler), initial=p.epoch_step, desc=f"epoch {p.epoch}",
                    unit="step", disable=not cfg.progress, leave=False, dynamic_ncols=True)
         self.meter.start()
@@ -137,15 +145,16 @@ class Run:
             loss = self.fault.corrupt(loss, p.step)
             self.optimizer.zero_grad(set_to_none=True)
             self.precision.backward_step(loss, self.optimizer)
-            loss_sum += loss.detach().float()
-            p.n_loss, p.step, p.epoch_step, p.seen = p.n_loss + 1, p.step + 1, \
-                p.epoch_step + 1, p.seen + len(users)
+            self.loss_sum += loss.detach().float()
+            p.n_loss, p.step, p.epoch_step = p.n_loss + 1, p.step + 1, p.epoch_step + 1
+            p.seen, p.samples = p.seen + len(users), p.samples + len(users)
             self.meter.add(len(users), wait)
             bar.update(1)
             last = bool(cfg.max_steps) and p.step >= cfg.max_steps
-            if p.step % cfg.log_every == 0 or last:
+            log_point = p.step % cfg.log_every == 0 or last
+            if log_point:
                 rate = self.meter.mark()
-                mean = float(loss_sum) / p.n_loss  # the host reads the loss here only
+                mean = float(self.loss_sum) / p.n_loss  # the host reads the loss here only
                 bar.set_postfix(loss=f"{mean:.4f}", samples_s=f"{rate:,.0f}")
                 if self.world.any(not math.isfinite(mean), self.device):
                     self.status = "diverged"
@@ -155,46 +164,134 @@ class Run:
                     break
             if last:
                 break
+            due, over = self._clock_checks(log_point)
+            if over:
+                p.stop_reason = "time_budget"
+                break
+            if due and p.epoch_step >= len(self.sampler):
+                self.due_at_end = True  # the epoch's end validates, with its own row
+            elif due:
+                self.meter.mark()
+                self._validate(self._row(float(self.loss_sum) / p.n_loss))
+                self.meter.start()
+                if p.stop_reason or self.status != "completed":
+                    break
         self.meter.mark()
         bar.close()
-        p.loss_sum = float(loss_sum)
+        p.loss_sum = float(self.loss_sum)
 
-    def _end_epoch(self) -> bool:
-        """Row, evaluation, early stopping; False when the run must stop."""
+    def _clock_checks(self, log_point: bool) -> tuple:
+        """(a validation is due, the time budget is spent), after a step. Host clock only, no
+        device sync. Under DDP the clock is read at log points and the ranks agree, so they
+        all validate or stop at the same step."""
         cfg, p = self.cfg.trainer, self.p
-        loss = p.loss_sum / p.n_loss if p.n_loss else float("nan")
-        row = {"epoch": p.epoch, "step": p.step, "loss": loss, "epoch_s": round(p.epoch_s, 4),
-               "samples_per_s": p.seen / p.epoch_s if p.epoch_s else 0.0}
-        if self.status == "diverged" or not math.isfinite(loss):
-            self.status = "diverged"
-            row["status"] = "diverged"
-            p.rows.append(row)
-            log.error("loss is %s at epoch %d step %d: stopping; the best checkpoint so far "
-                      "is kept", loss, p.epoch, p.step)
-            return False
-        if cfg.eval_every and (p.epoch + 1) % cfg.eval_every == 0:
+        due = bool(cfg.eval_every_steps) and p.step - p.last_eval_step >= cfg.eval_every_steps
+        if not (cfg.eval_every_s or cfg.time_budget_s) or (self.world.active and not log_point):
+            return due, False
+        timed = bool(cfg.eval_every_s) and \
+            self.clock.train() - p.last_eval_train_s >= cfg.eval_every_s
+        over = bool(cfg.time_budget_s) and self.clock.wall() >= cfg.time_budget_s
+        if self.world.active:
+            timed, over = self.world.any(timed, self.device), self.world.any(over, self.device)
+        return due or timed, over
+
+    def _row(self, loss: float, epoch_end: bool = False) -> dict:
+        """A csv row for now: the clock, samples and the loss since the epoch began."""
+        p = self.p
+        train_s = self.clock.train()
+        dt = train_s - p.row_train_s
+        row = {"epoch": p.epoch, "step": p.step, "samples": p.samples * self.world.size,
+               "loss": loss, **self.clock.reading(),
+               "samples_per_s": (p.samples - p.row_samples) * self.world.size / dt if dt > 0
+               else 0.0}
+        if epoch_end and p.epoch_step >= len(self.sampler):  # whole epochs only
+            row["epoch_s"] = round(p.epoch_s, 4)
+        p.row_samples, p.row_train_s = p.samples, train_s
+        return row
+
+    def _validate(self, row: dict, mid_epoch: bool = True) -> None:
+        """Validate now, on the clock: best checkpoint, quality target, the sweep's pruner,
+        early stopping and the time budget. Writes ``row`` with the metrics."""
+        cfg, p = self.cfg.trainer, self.p
+        with self.clock.evaluating():
+            meter_sync(self.device)  # the steps queued so far are training time
             val = self.world.from_main(
                 _flat_eval(self.model, self.data, "val", self.cfg, self.device)["val"]
                 if self.world.is_main else None)
-            row.update({f"val_{k}": v for k, v in val.items()})
-            if val[cfg.monitor] > p.best:
+            improved = val[cfg.monitor] > p.best
+            if improved:
                 p.best, p.best_epoch, p.bad_evals = val[cfg.monitor], p.epoch, 0
-                p.time_to_best_s = time.perf_counter() - self.t_wall
                 if self.world.is_main:
                     checkpoint.save_atomic(self.model.state_dict(), self.best_path)
-            else:
-                p.bad_evals += 1
-            log.info("epoch %d | loss %.4f | %.0f samples/s | %.1f s | val %s %.4f", p.epoch,
-                     loss, row["samples_per_s"], p.epoch_s, cfg.monitor, val[cfg.monitor])
+        p.evals, p.last_eval_step, p.last_eval_train_s = p.evals + 1, p.step, self.clock.train()
+        row.update(self.clock.reading())
+        row.update({f"val_{k}": v for k, v in val.items()})
+        if improved:
+            p.time_to_best_s = row["wall_s"]
         else:
-            log.info("epoch %d | loss %.4f | %.0f samples/s | %.1f s", p.epoch, loss,
-                     row["samples_per_s"], p.epoch_s)
-        p.rows.append(row)
-        p.epoch, p.epoch_step, p.loss_sum, p.n_loss, p.seen, p.epoch_s = p.epoch + 1, 0, 0.0, 0, 0, 0.0
-        if cfg.patience and p.bad_evals >= cfg.patience:
-            log.info("early stopping: no %s gain for %d evaluations", cfg.monitor, cfg.patience)
+            p.bad_evals += 1
+        target = cfg.target
+        if target.value is not None and p.target is None and val[target.metric] >= target.value:
+            p.target = {k: row[k] for k in ("wall_s", "train_s", "eval_s", "samples", "step")}
+            p.target["epochs"] = row["samples"] / self.data.n_train
+            log.info("target %s >= %g reached after %.1f s (%.1f s training, %.2f epochs)",
+                     target.metric, target.value, row["wall_s"], row["train_s"],
+                     p.target["epochs"])
+            if cfg.stop_at_target:
+                p.stop_reason = "target"
+        if self.report is not None and self.report(p.evals, {**val, **row}):
+            self.status, p.stop_reason = "pruned", "pruned"
+            log.info("pruned by the sweep's pruner after validation %d", p.evals)
+        if cfg.patience and p.bad_evals >= cfg.patience and not p.stop_reason:
+            p.stop_reason = "early_stopping"
+            log.info("early stopping: no %s gain for %d validations", cfg.monitor, cfg.patience)
+        if cfg.time_budget_s and row["wall_s"] >= cfg.time_budget_s and not p.stop_reason:
+            p.stop_reason = "time_budget"
+        self._write_row(row)
+        if mid_epoch:
+            log.info("epoch %d step %d | %.1f s, %.1f s of it validating | val %s %.4f",
+                     p.epoch, p.step, row["wall_s"], row["eval_s"], cfg.monitor,
+                     val[cfg.monitor])
+
+    def _write_row(self, row: dict) -> None:
+        self.p.rows.append(row)
+        if self.csv is not None:
+            self.csv.append(row)
+
+    def _end_epoch(self) -> bool:
+        """Row, validation when due, stopping rules; False when the run must stop."""
+        cfg, p = self.cfg.trainer, self.p
+        loss = p.loss_sum / p.n_loss if p.n_loss else float("nan")
+        row = self._row(loss, epoch_end=True)
+        if self.status == "diverged" or not math.isfinite(loss):
+            self.status = "diverged"
+            row["status"] = "diverged"
+            self._write_row(row)
+            log.error("loss is %s at epoch %d step %d: stopping; the best checkpoint so far "
+                      "is kept", loss, p.epoch, p.step)
             return False
-        return not (cfg.max_steps and p.step >= cfg.max_steps)
+        done = p.epoch + 1 >= cfg.epochs or (cfg.max_steps and p.step >= cfg.max_steps)
+        due = (cfg.eval_every and (p.epoch + 1) % cfg.eval_every == 0) or self.due_at_end
+        self.due_at_end = False
+        # a run stopped by its time budget ends with a validation of where it got to
+        if (due or p.stop_reason == "time_budget") and p.step > p.last_eval_step \
+                and self.status == "completed" and p.stop_reason in ("", "time_budget"):
+            self._validate(row, mid_epoch=False)
+        elif p.step > p.last_eval_step or "epoch_s" in row:  # else the last row says it all
+            self._write_row(row)
+        val = row.get(f"val_{cfg.monitor}")
+        log.info("epoch %d | loss %.4f | %.0f samples/s | %.1f s | wall %.1f s%s", p.epoch, loss,
+                 row["samples_per_s"], p.epoch_s, row["wall_s"],
+                 "" if val is None else f" | val {cfg.monitor} {val:.4f}")
+        p.epoch, p.epoch_step, p.loss_sum, p.n_loss, p.seen, p.epoch_s = \
+            p.epoch + 1, 0, 0.0, 0, 0, 0.0
+        if p.stop_reason or self.status != "completed":
+            return False
+        if done:
+            p.stop_reason = "max_steps" if cfg.max_steps and p.step >= cfg.max_steps \
+                else "epochs"
+            return False
+        return True
 
     # ------------------------------------------------------------------ the record
     def finish(self, error: Optional[str] = None) -> dict:
@@ -208,12 +305,13 @@ class Run:
             throughput["world_size"] = self.world.size
         if not self.world.is_main:
             return self.world.from_main(None)
+        epoch_s = [r["epoch_s"] for r in p.rows if "epoch_s" in r]
         results = {}
         if self.status == "completed" and p.best_epoch < 0:
             # never validated during training: the final model is the one reported
             checkpoint.save_atomic(self.model.state_dict(), self.best_path)
-            p.best_epoch, p.time_to_best_s = max(p.epoch - 1, 0), p.train_s
-        if self.best_path.exists() and self.status != "interrupted":
+            p.best_epoch, p.time_to_best_s = max(p.epoch - 1, 0), p.wall_s
+        if self.best_path.exists() and self.status not in ("interrupted", "pruned"):
             self.model.load_state_dict(checkpoint.load(self.best_path, self.device))
             results.update(_flat_eval(self.model, self.data, "val", self.cfg, self.device))
             results.update(_flat_eval(self.model, self.data, "test", self.cfg, self.device))
@@ -221,13 +319,17 @@ class Run:
             "status": self.status,
             **results,
             "best_epoch": p.best_epoch,
-            "epochs_run": len(p.rows),
+            "epochs_run": p.epoch,  # begun, the last maybe in part
             "steps": p.step,
+            "samples": p.samples * self.world.size,
+            "validations": p.evals,
+            "stop_reason": p.stop_reason or self.status,
+            **self._target_record(),
             "throughput": {**throughput,
-                           "epoch_s": float(np.median([r["epoch_s"] for r in p.rows]))
-                           if p.rows else 0.0,
+                           "epoch_s": float(np.median(epoch_s)) if epoch_s else None,
                            "time_to_best_s": p.time_to_best_s,
-                           "train_s": p.train_s},
+                           "train_s": p.wall_s - p.eval_s, "eval_s": p.eval_s,
+                           "wall_s": p.wall_s},
             "memory": peak_memory(self.device),
             "data": self.data.summary(),
             "run": {"model": self.cfg.model.name, "impl": self.impl,
@@ -244,15 +346,34 @@ class Run:
         if self.data.meta:
             metrics["data"]["meta"] = dict(self.data.meta)
         write_json(self.out / "metrics.json", metrics)
-        write_epochs(self.out / "epochs.csv", p.rows)
+        if self.csv is not None:
+            self.csv.close()
         return self.world.from_main(metrics)
 
+    def _target_record(self) -> dict:
+        """``target``: the first validation at or above ``trainer.target``, on the clock."""
+        target = self.cfg.trainer.target
+        if target.value is None:
+            return {}
+        hit = self.p.target
+        keys = ("time_to_target_s", "train_s_to_target", "eval_s_to_target",
+                "epochs_to_target", "samples_to_target", "step_to_target")
+        values = (hit["wall_s"], hit["train_s"], hit["eval_s"], hit["epochs"], hit["samples"],
+                  hit["step"]) if hit else (None,) * len(keys)
+        return {"target": {"metric": target.metric, "value": target.value,
+                           "target_reached": hit is not None, **dict(zip(keys, values)),
+                           "clock": "wall seconds from the first step, validations included; "
+                                    "data loading and set-up excluded"}}
 
-def train(cfg, out_dir: Optional[str] = None, data=None) -> dict:
+
+def train(cfg, out_dir: Optional[str] = None, data=None, report=None) -> dict:
     """Run one training job; return its metrics (also written to ``metrics.json``).
 
     ``status`` is ``completed``, ``diverged`` (NaN/Inf loss), ``interrupted`` (Ctrl-C or
-    SIGTERM; ``last.pt`` resumes it) or ``oom``. ``data`` may be passed in to skip loading."""
+    SIGTERM; ``last.pt`` resumes it), ``oom`` or ``pruned``. ``data`` may be passed in to skip
+    loading. ``report(n, values) -> bool``, when given, is called after the n-th validation
+    with the val metrics and the clock (``wall_s``, ...); True stops the run as ``pruned``
+    (a sweep's pruner: graphrec/sweeping/report.py)."""
     validate(cfg)
     resume = cfg.trainer.resume
     out = Path(resume) if resume else Path(out_dir or ".")
@@ -264,12 +385,13 @@ def train(cfg, out_dir: Optional[str] = None, data=None) -> dict:
         require_writable(cfg.data.cache_dir, "data.cache_dir")
     world, device = distributed.setup(cfg.trainer.device)
     try:
-        return _train(cfg, out, data, world, device)
+        return _train(cfg, out, data, world, device, report)
     finally:
         distributed.teardown(world)
 
 
-def _train(cfg, out: Path, data, world: distributed.World, device: torch.device) -> dict:
+def _train(cfg, out: Path, data, world: distributed.World, device: torch.device,
+           report=None) -> dict:
     resume = cfg.trainer.resume
     if cfg.trainer.threads > 0:
         torch.set_num_threads(cfg.trainer.threads)
@@ -280,7 +402,7 @@ def _train(cfg, out: Path, data, world: distributed.World, device: torch.device)
     if world.active and cfg.batch.size % world.size:
         raise ConfigError(f"batch.size={cfg.batch.size} is invalid with {world.size} processes: "
                           "allowed a multiple of the world size (it is the global batch)")
-    run = Run(cfg, out, data, device, world)
+    run = Run(cfg, out, data, device, world, report)
     log.info("data %s %s | model %s (%s) | loader %s | batch %d lr %.2g | num_neg %d | %s on %s",
              data.name, data.summary(), cfg.model.name, run.impl, cfg.loader.kind,
              cfg.batch.size, run.lr, cfg.sampling.num_neg, cfg.precision.mode, device)
@@ -292,6 +414,8 @@ def _train(cfg, out: Path, data, world: distributed.World, device: torch.device)
             torch.manual_seed(cfg.trainer.seed * 7919 + world.rank + run.p.step)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
+    if world.is_main:
+        run.csv = EpochsCsv(out / "epochs.csv", epoch_columns(cfg.trainer.ks), run.p.rows)
     try:
         with InterruptFlag() as stop:
             run.fit(stop)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import asdict, dataclass, field
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -28,9 +28,17 @@ class Progress:
     best: float = -math.inf
     best_epoch: int = -1
     bad_evals: int = 0
-    time_to_best_s: float = 0.0  # wall seconds from the start of training to the best epoch
-    wall_s: float = 0.0          # wall seconds of training and validation so far
-    train_s: float = 0.0    # training seconds before an interrupt (evaluation excluded)
+    time_to_best_s: float = 0.0  # wall seconds from the first step to the best validation
+    wall_s: float = 0.0     # the clock (clock.py) when last saved: wall, of which validation
+    eval_s: float = 0.0
+    samples: int = 0        # samples seen in the run (this process)
+    evals: int = 0          # validations done
+    last_eval_step: int = 0       # step and training seconds at the last validation
+    last_eval_train_s: float = 0.0
+    row_samples: int = 0          # samples and training seconds at the last csv row
+    row_train_s: float = 0.0
+    target: Optional[dict] = None  # the clock when the quality target was first reached
+    stop_reason: str = ""
     rows: List[dict] = field(default_factory=list)
 
 

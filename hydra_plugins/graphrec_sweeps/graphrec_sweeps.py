@@ -37,6 +37,9 @@ class GraphrecSweeperConf(OptunaSweeperConf):
     _target_: str = "hydra_plugins.graphrec_sweeps.graphrec_sweeps.GraphrecSweeper"
     # Ordered rows of overrides run instead of sampled trials; each row adds to the previous.
     rows: Dict[str, List[str]] = field(default_factory=dict)
+    # An optuna.pruners.* config (_target_ and its arguments), or null for none. It stops
+    # trials of single-objective studies from the validations they report.
+    pruner: Any = None
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="graphrec", node=GraphrecSweeperConf,
@@ -44,16 +47,18 @@ ConfigStore.instance().store(group="hydra/sweeper", name="graphrec", node=Graphr
 
 
 class GraphrecSweeper(Sweeper):
-    """hydra-optuna-sweeper's options plus ``rows``; see graphrec/sweeping/sweeper.py."""
+    """hydra-optuna-sweeper's options plus ``rows`` and ``pruner``; see
+    graphrec/sweeping/sweeper.py."""
 
     def __init__(self, sampler: Any, direction: Any, storage: Any, study_name: Optional[str],
                  n_trials: int, n_jobs: int, max_failure_rate: float,
-                 custom_search_space: Optional[str], params: Any, rows: Any = None) -> None:
+                 custom_search_space: Optional[str], params: Any, rows: Any = None,
+                 pruner: Any = None) -> None:
         from graphrec.sweeping.sweeper import GraphrecSweeperImpl
 
         self.sweeper = GraphrecSweeperImpl(sampler, direction, storage, study_name, n_trials,
                                            n_jobs, max_failure_rate, custom_search_space,
-                                           params, rows)
+                                           params, rows, pruner)
 
     def setup(self, *, hydra_context, task_function, config) -> None:
         self.sweeper.setup(hydra_context=hydra_context, task_function=task_function,
