@@ -1,14 +1,18 @@
-"""``python -m graphrec.compare [PATHS...]``: one table of measured runs.
+"""``python -m graphrec.compare [PATHS...]``: tables of measured runs.
 
-Reads every run folder under PATHS (default ``outputs/`` and ``multirun/``). Rows are runs,
-and runs whose configs differ only by ``trainer.seed`` (or a sweep row's label) share a row
-with mean ± std. Columns: the config keys that differ between runs, n, samples/s, epoch s,
-Recall@K and NDCG@K, status, the speed-up in samples/s over a baseline row (``--baseline``:
-``first`` row with a throughput, the default, so a listed sweep's first row is the reference;
-``slowest``; a row number; or a run folder or row label) and ``*`` on the Pareto front
-(samples/s and Recall@K both maximised). Writes ``compare.csv`` (numbers), ``compare.md`` and
-``compare.png`` (throughput vs Recall@K) to ``--out``: by default the folder you named when
-you name one, else ``compare/``.
+Reads every run folder under PATHS (default ``outputs/`` and ``multirun/``) and prints one
+table per (model.name, data.name) pair (``--all``: one table of every run). Rows are runs, and
+runs whose configs differ only by ``trainer.seed`` (or a sweep row's label) share a row with
+mean ± std. Columns: samples/s and its speed-up over a baseline row, time to target and its
+speed-up, Recall@K, NDCG@K, epoch s, ``*`` on the Pareto front (samples/s and Recall@K both
+maximised), the config keys that differ within the table, the run folders and the status.
+The baseline and the Pareto front are each table's own (``--baseline``: ``first`` row with a
+throughput, the default, so a listed sweep's first row is the reference; ``slowest``; a row
+number; or a run folder or row label). Time to target is each run's ``metrics.json`` target,
+or, with ``--target VALUE``, the wall seconds until val ``--metric`` first reached VALUE in
+its ``epochs.csv``. Writes ``compare.csv`` (numbers), ``compare.md``, ``compare.png``
+(throughput vs Recall@K) and ``curves.png`` (val metric against wall seconds) to ``--out``:
+by default the folder you named when you name one, else ``compare/``.
 """
 from __future__ import annotations
 
@@ -21,11 +25,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .plot import pareto_plot
-from .runs import RUN_CONFIG, find_runs, load_run
+from .plot import curves_plot, pareto_plot
+from .runs import RUN_CONFIG, find_runs, load_run, time_to_target, val_curve
+from .table import format_table, print_table, row_name, to_markdown
 
 DEFAULT_PATHS = ("outputs", "multirun")
 NOT_GROUPED = ("trainer.seed", "sweep.label")  # runs differing only here are repeats
+GROUP_BY = ("model.name", "data.name")         # one table each: other pairs are not comparable
 
 
 def differing_keys(runs) -> list:
@@ -52,16 +58,30 @@ def _mean_std(values) -> tuple:
     return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
 
 
-def build_table(runs, k: int = 20) -> tuple:
-    """One row per group of runs; returns (numeric table, the differing config keys)."""
-    keys = differing_keys(runs)
-    grouped = [c for c in keys if c not in NOT_GROUPED]
-    root = os.path.commonpath([str(r.path.parent) for r in runs])
+def group_runs(runs, pooled: bool = False) -> dict:
+    """{title: runs}: one group per (model, data) pair in order of appearance, or all runs."""
+    if pooled:
+        return {"all runs": list(runs)}
     groups: dict = {}
     for run in runs:
-        groups.setdefault(tuple(repr(run.config.get(c)) for c in grouped), []).append(run)
+        title = " on ".join(str(run.config.get(key)) for key in GROUP_BY)
+        groups.setdefault(title, []).append(run)
+    return groups
+
+
+def build_table(runs, k: int = 20, metric=None, target=None, start: int = 0,
+                root=None) -> tuple:
+    """One row per set of repeats, numbered from ``start``; returns (numeric table, the
+    differing config keys, each row's runs). ``metric``/``target``: see
+    :func:`~.runs.time_to_target`; ``root``: run folders are named relative to it."""
+    keys = differing_keys(runs)
+    grouped = [c for c in keys if c not in NOT_GROUPED]
+    root = root or os.path.commonpath([str(r.path.parent) for r in runs])
+    sets: dict = {}
+    for run in runs:
+        sets.setdefault(tuple(repr(run.config.get(c)) for c in grouped), []).append(run)
     rows = []
-    for members in groups.values():
+    for members in sets.values():
         row = {"run": " ".join(os.path.relpath(m.path, root) for m in members)}
         for key in keys:
             values = list(dict.fromkeys(str(m.config.get(key)) for m in members))
@@ -70,19 +90,27 @@ def build_table(runs, k: int = 20) -> tuple:
         done = [m for m in members if m.status == "completed"]
         for name in ("samples_per_s", "epoch_s", f"recall@{k}", f"ndcg@{k}"):
             row[name], row[f"{name}_std"] = _mean_std([m.metrics[name] for m in done])
+        # reaching a target is an event: any run that got there counts, whatever its end
+        outcomes = [time_to_target(m, metric, target) for m in members]
+        times = [t for reached, t in outcomes if reached]
+        row["time_to_target_s"], row["time_to_target_s_std"] = _mean_std(times)
+        row["target_reached"] = len(times)
+        row["target_runs"] = sum(reached is not None for reached, _ in outcomes)
         counts = Counter(m.status for m in members)
         row["status"] = (members[0].status if len(counts) == 1
                          else ", ".join(f"{n} {s}" for s, n in counts.items()))
+        row["error"] = " | ".join(dict.fromkeys(m.error for m in members if m.error))
         rows.append(row)
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows, index=range(start, start + len(rows)))
     table["pareto"] = pareto_mask(table["samples_per_s"], table[f"recall@{k}"])
-    return table, keys
+    return table, keys, list(sets.values())
 
 
-def pick_baseline(table: pd.DataFrame, spec: str) -> int:
+def pick_baseline(table: pd.DataFrame, spec: str):
+    """The baseline's row number, or None when no row has a throughput or none matches."""
     timed = table[np.isfinite(table["samples_per_s"])]
     if timed.empty:
-        raise SystemExit("no completed run has a throughput: nothing to compare against")
+        return None
     if spec == "first":
         return int(timed.index[0])
     if spec == "slowest":
@@ -91,37 +119,34 @@ def pick_baseline(table: pd.DataFrame, spec: str) -> int:
         return int(spec)
     for row, item in timed.iterrows():
         labels = item["run"].split() + [str(item.get("sweep.label", ""))]
-        if spec in labels or any(label.endswith(spec.rstrip("/")) for label in labels):
+        folder = spec.rstrip("/")  # a run folder, or its tail: "3" is not "13"
+        if spec in labels or any(label.endswith("/" + folder) for label in labels):
             return int(row)
-    raise SystemExit(f"--baseline {spec!r} matches no completed row (use first, slowest, a row "
-                     "number, or a run folder or row label from the table)")
+    return None
 
 
-def _fmt(mean: float, std: float, spec: str) -> str:
-    if not math.isfinite(mean):
-        return ""
-    return format(mean, spec) + (f" ± {format(std, spec)}" if math.isfinite(std) else "")
+def add_speedups(table: pd.DataFrame, base) -> None:
+    """Speed-ups over row ``base``: samples/s ratio, and time to target ratio (base / row)."""
+    if base is None:
+        table["speedup"] = table["speedup_time_to_target"] = math.nan
+        return
+    table["speedup"] = table["samples_per_s"] / table.loc[base, "samples_per_s"]
+    base_time = table.loc[base, "time_to_target_s"]
+    table["speedup_time_to_target"] = base_time / table["time_to_target_s"]
 
 
-def format_table(table: pd.DataFrame, keys: list, k: int, split: str) -> pd.DataFrame:
-    shown = table[["run", *keys, "n"]].copy()
-    for name, title, spec in [("samples_per_s", "samples/s", ",.0f"), ("epoch_s", "epoch s", ".2f"),
-                              (f"recall@{k}", f"{split} Recall@{k}", ".4f"),
-                              (f"ndcg@{k}", f"{split} NDCG@{k}", ".4f")]:
-        shown[title] = [_fmt(m, s, spec) for m, s in zip(table[name], table[f"{name}_std"])]
-    shown["status"] = table["status"]
-    shown["speed-up"] = [f"{x:.2f}x" if math.isfinite(x) else "" for x in table["speedup"]]
-    shown["pareto"] = np.where(table["pareto"], "*", "")
-    return shown
-
-
-def to_markdown(shown: pd.DataFrame) -> str:
-    cells = [["#", *map(str, shown.columns)]]
-    cells += [[str(row), *(str(v).replace("|", "\\|") for v in values)]
-              for row, values in zip(shown.index, shown.itertuples(index=False))]
-    lines = ["| " + " | ".join(line) + " |" for line in cells]
-    lines.insert(1, "|" + "---|" * len(cells[0]))
-    return "\n".join(lines) + "\n"
+def describe_target(runs, metric, target) -> tuple:
+    """(text for the footer, metric and value for the figure's target line or None)."""
+    if target is not None:
+        return f"first val {metric} >= {target:g} in epochs.csv (--target)", (metric, target)
+    targets = list(dict.fromkeys((str(r.target.get("metric")), float(r.target["value"]))
+                                 for r in runs if isinstance(r.target.get("value"), (int, float))))
+    if not targets:
+        return "no run has a target (set one, or pass --target VALUE)", None
+    text = ", ".join(f"val {m} >= {v:g}" for m, v in targets)
+    if len(targets) > 1:
+        return f"runs' targets differ ({text}): pass --target VALUE to compare on one", None
+    return f"{text} (each run's metrics.json)", targets[0]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -130,11 +155,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("paths", nargs="*", help="run or sweep folders (default: outputs "
                         "multirun)")
     parser.add_argument("--baseline", default="first", help="first (default) | slowest | row "
-                        "number | run folder | row label: the row speed-ups are relative to")
+                        "number | run folder | row label: the row speed-ups are relative to, "
+                        "in each table")
     parser.add_argument("--k", type=int, default=20, help="cut-off of Recall@K and NDCG@K")
     parser.add_argument("--split", default="val", choices=("val", "test"))
-    parser.add_argument("--out", help="folder for compare.csv/.md/.png (default: the one "
-                        "folder named, else compare/)")
+    parser.add_argument("--target", type=float, help="time to target recomputed from every "
+                        "run's epochs.csv: wall seconds until val --metric >= TARGET (default: "
+                        "each run's metrics.json target)")
+    parser.add_argument("--metric", help="validation metric of --target and curves.png "
+                        "(default: recall@K; curves.png without --target: the runs' own "
+                        "target metric when they share one)")
+    parser.add_argument("--all", action="store_true", help="one pooled table of every run "
+                        "instead of one per (model, data)")
+    parser.add_argument("--out", help="folder for compare.csv/.md/.png and curves.png "
+                        "(default: the one folder named, else compare/)")
     return parser.parse_args(argv)
 
 
@@ -145,21 +179,48 @@ def main(argv=None) -> pd.DataFrame:
     if not runs:
         raise SystemExit(f"no runs (folders with {RUN_CONFIG}) under "
                          f"{' '.join(args.paths or DEFAULT_PATHS)}")
-    table, keys = build_table(runs, args.k)
-    base = pick_baseline(table, args.baseline)
-    table["speedup"] = table["samples_per_s"] / table.loc[base, "samples_per_s"]
+    metric = args.metric or f"recall@{args.k}"
+    target_text, line = describe_target(runs, metric, args.target)
+    plot_metric = line[0] if line and not args.metric else metric
+    root = os.path.commonpath([str(r.path.parent) for r in runs])  # one naming for all tables
+    tables, bases, shown, curves = [], [], [], {}
+    for title, members in group_runs(runs, args.all).items():
+        start = sum(len(t) for t in tables)
+        table, keys, row_runs = build_table(members, args.k, metric, args.target, start, root)
+        base = pick_baseline(table, args.baseline)
+        if base is None and args.baseline not in ("first", "slowest"):
+            base = pick_baseline(table, "first")  # the named baseline is in another table
+        add_speedups(table, base)
+        table.insert(0, "group", title)
+        tables.append(table)
+        bases.append(base)
+        shown.append(format_table(table, keys, args.k, args.split))
+        for row, repeats in zip(table.index, row_runs):
+            curves[row] = [c for r in repeats if (c := val_curve(r, plot_metric)) is not None]
+    if args.baseline not in ("first", "slowest") and not any(
+            pick_baseline(t, args.baseline) is not None for t in tables):
+        raise SystemExit(f"--baseline {args.baseline!r} matches no completed row (use first, "
+                         "slowest, a row number, or a run folder or row label from the table)")
     one_folder = len(args.paths) == 1 and Path(args.paths[0]).is_dir()
     out = Path(args.out or (args.paths[0] if one_folder else "compare"))
     out.mkdir(parents=True, exist_ok=True)
-    shown = format_table(table, keys, args.k, args.split)
-    table.to_csv(out / "compare.csv", index_label="row")
-    (out / "compare.md").write_text(to_markdown(shown))
-    pareto_plot(table, f"recall@{args.k}", base, out / "compare.png",
+    full = pd.concat(tables)
+    full.to_csv(out / "compare.csv", index_label="row")
+    titles = [t["group"].iloc[0] for t in tables]
+    (out / "compare.md").write_text("\n".join(f"## {title}\n\n{to_markdown(s)}"
+                                              for title, s in zip(titles, shown)))
+    recall = f"recall@{args.k}"
+    pareto_plot(list(zip(titles, tables, bases)), recall, out / "compare.png",
                 ylabel=f"{args.split} Recall@{args.k}")
-    with pd.option_context("display.max_columns", None, "display.width", None,
-                           "display.max_colwidth", 40):
-        print(shown.to_string())
-    print(f"\n{len(runs)} runs in {len(table)} rows | speed-up over row {base} "
-          f"({table.loc[base, 'run']}) | * = Pareto front | written: {out}/compare.csv, "
-          "compare.md, compare.png")
-    return table
+    curves_plot(list(zip(titles, tables)), curves, out / "curves.png", ylabel=f"val {plot_metric}",
+                target=line[1] if line and line[0] == plot_metric else None)
+    for title, table, base, s in zip(titles, tables, bases, shown):
+        speed = (f"speed-up over row {base} ({row_name(table, base)})" if base is not None
+                 else "no completed run has a throughput: no speed-ups")
+        runs_count = int(table["n"].sum())
+        print(f"\n== {title}: {runs_count} run{'s' * (runs_count != 1)} in {len(table)} "
+              f"row{'s' * (len(table) != 1)} | {speed}")
+        print_table(s)
+    print(f"\ntime to target: {target_text} | * = Pareto front | written: {out}/compare.csv, "
+          "compare.md, compare.png, curves.png")
+    return full

@@ -1,0 +1,97 @@
+"""Text forms of compare's numeric table: the printed/Markdown table, short cells."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+RUN_WIDTH = 28      # the run column lists folders: keep it from dominating the line
+STATUS_WIDTH = 60   # error messages are cut here in print and Markdown (full in compare.csv)
+
+
+def _fmt(mean: float, std: float, spec: str) -> str:
+    if not math.isfinite(mean):
+        return ""
+    return format(mean, spec) + (f" ± {format(std, spec)}" if math.isfinite(std) else "")
+
+
+def _cut(text: str, width: int, left: bool = False) -> str:
+    if len(text) <= width:
+        return text
+    return "…" + text[-(width - 1):] if left else text[:width - 1] + "…"
+
+
+def short_run(run: str) -> str:
+    """``a/0 a/1 a/2`` -> ``a/0,a/1,a/2``, or ``a/0 +2`` when that is too long."""
+    names = run.split()
+    text = ",".join(names)
+    if len(text) > RUN_WIDTH and len(names) > 1:
+        text = f"{names[0]} +{len(names) - 1}"
+    return _cut(text, RUN_WIDTH, left=True)  # the end of a path names the trial
+
+
+def target_cell(mean: float, std: float, reached: int, runs: int) -> str:
+    if not runs:
+        return ""  # no target known for these runs
+    if not reached:
+        return "not reached"
+    # seconds: short runs (CPU tests, tiny data) need more decimals than long ones
+    text = _fmt(mean, std, ",.1f" if mean >= 10 else ".2f" if mean >= 0.1 else ".4f")
+    return text if reached == runs else f"{reached}/{runs} reached: {text}"
+
+
+def status_cell(status: str, error: str) -> str:
+    text = f"{status}: {error}" if error and status != "completed" else status
+    return _cut(text, STATUS_WIDTH)
+
+
+def row_name(table: pd.DataFrame, row: int) -> str:
+    label = str(table.loc[row].get("sweep.label", "") or "")
+    return label if label and label != "nan" else short_run(table.loc[row, "run"])
+
+
+def format_table(table: pd.DataFrame, keys: list, k: int, split: str) -> pd.DataFrame:
+    """The table as printed: label, metrics and speed-ups first, then the differing config
+    keys, the run folders and the status."""
+    shown = pd.DataFrame(index=table.index)
+    if "sweep.label" in keys:
+        shown["label"] = table["sweep.label"]
+    shown["n"] = table["n"]
+    speedup = [f"{x:.2f}x" if math.isfinite(x) else "" for x in table["speedup"]]
+    shown["samples/s"] = [_fmt(m, s, ",.0f") for m, s in
+                          zip(table["samples_per_s"], table["samples_per_s_std"])]
+    shown["speed-up"] = speedup
+    shown["time to target"] = [target_cell(*cells) for cells in zip(
+        table["time_to_target_s"], table["time_to_target_s_std"], table["target_reached"],
+        table["target_runs"])]
+    shown["speed-up (time to target)"] = [f"{x:.2f}x" if math.isfinite(x) else ""
+                                          for x in table["speedup_time_to_target"]]
+    for name, title, spec in [(f"recall@{k}", f"{split} Recall@{k}", ".4f"),
+                              (f"ndcg@{k}", f"{split} NDCG@{k}", ".4f"),
+                              ("epoch_s", "epoch s", ".2f")]:
+        shown[title] = [_fmt(m, s, spec) for m, s in zip(table[name], table[f"{name}_std"])]
+    shown["pareto"] = np.where(table["pareto"], "*", "")
+    for key in keys:
+        if key != "sweep.label":
+            shown[key] = table[key]
+    shown["run"] = [short_run(run) for run in table["run"]]
+    shown["status"] = [status_cell(s, e) for s, e in zip(table["status"], table["error"])]
+    return shown
+
+
+def to_markdown(shown: pd.DataFrame) -> str:
+    cells = [["#", *map(str, shown.columns)]]
+    cells += [[str(row), *(str(v).replace("|", "\\|") for v in values)]
+              for row, values in zip(shown.index, shown.itertuples(index=False))]
+    lines = ["| " + " | ".join(line) + " |" for line in cells]
+    lines.insert(1, "|" + "---|" * len(cells[0]))
+    return "\n".join(lines) + "\n"
+
+
+def print_table(shown: pd.DataFrame) -> None:
+    status = shown["status"].astype(str)
+    shown = shown.assign(status=status.str.ljust(status.str.len().max()))  # left-aligned
+    with pd.option_context("display.max_columns", None, "display.width", None,
+                           "display.max_colwidth", STATUS_WIDTH + 4):
+        print(shown.to_string())
