@@ -8,7 +8,7 @@
   ``metrics.throughput.samples_per_s`` and the ratio to the first configuration.
 * ``sampler``: the seed's Dataset behind its DataLoader vs the fast sampler, batches only.
 * ``accuracy``: each configuration for the same epochs with several seeds; val Recall@20.
-* ``eval``: one full-ranking evaluation of every user against every item.
+* ``eval``: graphrec's full-ranking validation against CLCRec's own ranking loop, timed.
 
 The data is generated once per data config and passed to ``train(cfg, out_dir, data=data)``.
 Speed runs see it without val/test items, so the final evaluation ``train`` always does costs
@@ -42,7 +42,7 @@ from omegaconf import OmegaConf
 from . import config as _config  # noqa: F401  (registers the schemas)
 from .config import resolve_device
 from .data import load_data
-from .evaluation import evaluate
+from .evaluation import clcrec_reference, evaluate
 from .models import build_model
 from .sampling import DataLoaderSampler, DeviceSampler
 from .training import train
@@ -198,22 +198,76 @@ class Bench:
                         f"{100 * (mean / first - 1):+.2f} %", len(recall[c]), device)
 
     def run_eval(self):
-        cfg = self.cfg(self.args.configs[0])
+        """graphrec's validation against CLCRec's own ranking loop (``clcrec_reference``) on
+        the same model and masks, in alternating rounds A B C D A B C D ...: (a) CLCRec's
+        full list, (b) its three lists (all, warm, cold), (c) ``evaluate`` of the full list,
+        (d) ``evaluate`` of the whole validation (every set, every K). Medians over rounds,
+        times relative to (a); the first call of each side warms up and is checked."""
+        a = self.args
+        cfg = self.cfg(a.configs[0])
         device = resolve_device(cfg.trainer.device)
         data = self.data(cfg, heldout=True)
         model = build_model(cfg.model, data, "lean").to(device).eval()
-        times = []
-        for _ in range(self.args.rounds + 1):  # the first one warms up
-            t = time.perf_counter()
-            evaluate(model.scorer(), data, "val", ks=list(cfg.trainer.ks), device=device,
-                     chunk_users=cfg.trainer.eval_chunk_users)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            times.append(time.perf_counter() - t)
-        med = statistics.median(times[1:])
-        self.record("eval", f"full ranking, {data.n_users:,} users x {data.n_items:,} items "
-                    f"({cfg.model.name})", f"{med:.3f} s", "", len(times) - 1,
-                    device_name(device))
+        score = model.scorer()  # built once, shared: CLCRec's loop reads a ready table too
+        ks = list(cfg.trainer.ks)
+        k = 20 if 20 in ks else max(ks)
+        train, lists, masked = clcrec_reference.clcrec_inputs(data, "val")
+
+        def clcrec(names):
+            return {n: dict(zip(("precision", "recall", "ndcg"), clcrec_reference.full_ranking(
+                score, data.n_users, lists[n], train, masked[n], step=2000, topk=k)))
+                for n in names if lists[n]}
+
+        def graphrec(item_sets):
+            return evaluate(score, data, "val", ks=ks, device=device,
+                            chunk_users=cfg.trainer.eval_chunk_users, item_sets=item_sets)
+
+        sides = {
+            "(a) CLCRec full_ranking, full list": lambda: clcrec([""]),
+            "(b) CLCRec full_ranking, all+warm+cold lists": lambda: clcrec(list(lists)),
+            "(c) graphrec evaluate, full list": lambda: graphrec(
+                {"": np.ones(data.n_items, dtype=bool)}),
+            "(d) graphrec evaluate, whole validation": lambda: graphrec(None),
+        }
+        first = {}
+        times = {name: [] for name in sides}
+        for r in range(max(a.rounds, 1) + 1):  # round 0 warms up
+            for name, run in sides.items():
+                t = time.perf_counter()
+                res = run()
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                if r:
+                    times[name].append(time.perf_counter() - t)
+                    print(f"round {r} | {name} | {times[name][-1]:.3f} s", flush=True)
+                first.setdefault(name, res)
+        # Same model, same masks: the same users must get the same metrics.
+        ref = first["(b) CLCRec full_ranking, all+warm+cold lists"]
+        ours = dict(first["(d) graphrec evaluate, whole validation"])
+        ours[""] = first["(c) graphrec evaluate, full list"][""]
+        checks = [(name, metric, ref[name][metric], ours[name][f"{metric}@{k}"])
+                  for name in ref for metric in ("recall", "ndcg", "precision")]
+        worst = max(abs(x - y) for *_, x, y in checks)
+        for name, metric, x, y in checks:
+            print(f"check {metric}@{k}{name}: CLCRec {x:.6f} graphrec {y:.6f}", flush=True)
+        if not worst <= 1e-6:  # not an assert statement: python -O would drop it
+            raise AssertionError(f"graphrec and CLCRec disagree by {worst:.2e}")
+        print(f"check passed: graphrec = CLCRec's full_ranking within {worst:.1e} "
+              f"(Recall/NDCG/Precision@{k}; (c) for the full list, (d) for warm/cold)")
+        med = {name: statistics.median(v) for name, v in times.items()}
+        base = med["(a) CLCRec full_ranking, full list"]
+        for name, m in med.items():
+            print(f"median {name}: {m:.3f} s ({m / base:.2f}x (a))", flush=True)
+        ratio = med["(d) graphrec evaluate, whole validation"] / base
+        print(f"(d)/(a) = {ratio:.2f}: graphrec's whole validation "
+              f"{'within' if ratio <= 1 else 'over'} CLCRec's full-list time", flush=True)
+        what = (f"val, {data.n_users:,} users x {data.n_items:,} items, "
+                f"model {cfg.model.name}, data {cfg.data.name}")
+        for name, m in med.items():
+            kk = f"K {','.join(map(str, ks))}" if name.startswith(("(c)", "(d)")) else f"K {k}"
+            self.record("eval", f"{name}, {kk}, {what}", f"{m:.3f} s", f"{m / base:.2f}x",
+                        len(times[name]), device_name(device),
+                        f"checked vs CLCRec within {worst:.0e}")
 
     # ------------------------------------------------------------------ output
     def report(self):

@@ -1,26 +1,56 @@
 """Top-K metrics from a hit matrix. Ranking ties are broken by the lower item id."""
 from __future__ import annotations
 
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
+
+NEG = float("-inf")
+
+
+def order_top(vals: torch.Tensor, ids: torch.Tensor, k: int,
+              more_below: bool = False) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """The first ``k`` of each row's candidates ordered by value, then by lower id, and the
+    rows this does not settle (``None`` if none can be unsettled).
+
+    ``vals``/``ids`` are a row's top values as ``torch.topk`` returns them (descending, ties
+    in any order), ``k`` or ``k + 1`` of them. The top k are settled when the k-th value is
+    above the next one, which is the (k+1)-th listed or, past the list, -inf when
+    ``more_below`` (columns left out of the list count as -inf)."""
+    top = ids[:, :k].clone()
+    dup = (vals[:, 1:k] == vals[:, :k - 1]).any(1)  # ties inside the top k: order them
+    if bool(dup.any()):
+        some, by_id = ids[dup].sort(1)
+        by_value = vals[dup].gather(1, by_id).sort(dim=1, descending=True, stable=True).indices
+        top[dup] = some.gather(1, by_value)[:, :k]
+    if vals.shape[1] > k:
+        return top, vals[:, k - 1] == vals[:, k]
+    return top, (vals[:, k - 1] == NEG) if more_below else None
+
+
+def stable_top(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """The exact rule on whole rows, for the few rows with ties at the k-th place."""
+    return torch.sort(scores, dim=1, descending=True, stable=True).indices[:, :k]
 
 
 def topk_stable(scores: torch.Tensor, k: int) -> torch.Tensor:
     """Top-k column ids per row, best first, equal scores ordered by lower column id.
 
-    ``torch.topk`` leaves the order of ties unspecified; this fixes it without a full sort:
-    everything strictly above the k-th value is in, then the lowest ids among those equal to
-    it fill the remaining places."""
+    ``torch.topk`` leaves the order of ties unspecified. One ``topk`` of k+1 finds the rows
+    where the k-th value ties with the next: only those rows are sorted in full. NaN ranks
+    last, as -inf (``topk`` puts NaN first); +inf is an ordinary, maximal score."""
     k = min(k, scores.shape[1])
-    kth = torch.topk(scores, k, dim=1).values[:, -1:]
-    above = scores > kth
-    tied = scores == kth
-    need = k - above.sum(1, keepdim=True)
-    chosen = above | (tied & (torch.cumsum(tied.int(), 1) <= need))
-    cols = torch.nonzero(chosen)[:, 1].view(-1, k)  # ascending ids per row
-    order = torch.sort(scores.gather(1, cols), dim=1, descending=True, stable=True).indices
-    return cols.gather(1, order)
+    if k <= 0:
+        return torch.zeros(scores.shape[0], 0, dtype=torch.long, device=scores.device)
+    width = min(k + 1, scores.shape[1])
+    vals, ids = torch.topk(scores, width, dim=1)
+    if bool(vals.isnan().any()):  # a row's NaN are its largest topk values: always listed
+        scores = scores.masked_fill(scores.isnan(), NEG)
+        vals, ids = torch.topk(scores, width, dim=1)
+    top, tied = order_top(vals, ids, k)
+    if tied is not None and bool(tied.any()):
+        top[tied] = stable_top(scores[tied], k)
+    return top
 
 
 def topk_metrics(hits: torch.Tensor, n_relevant: torch.Tensor, ks: Sequence[int]) -> Dict[str, torch.Tensor]:
