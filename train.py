@@ -19,6 +19,7 @@ import graphrec.config  # noqa: F401,E402  (registers the schemas in Hydra's Con
 from graphrec.errors import GraphrecError  # noqa: E402
 from graphrec.sweeping.report import objective_metric, reporter  # noqa: E402
 from graphrec.training import train  # noqa: E402
+from graphrec.training.resume import resumed_config  # noqa: E402
 
 EXIT_CODES = {"diverged": 3, "oom": 4, "interrupted": 130}
 
@@ -82,8 +83,13 @@ def main(cfg):
     out_dir, multirun = hc.runtime.output_dir, hc.mode == RunMode.MULTIRUN
     report = reporter(hc.job.num, cfg) if multirun else None
     try:
+        if cfg.trainer.resume:
+            cfg = resumed_config(cfg, hc.overrides.task)
+            out_dir = resumed_folder(out_dir, cfg.trainer.resume)
         metrics = train(cfg, out_dir=out_dir, report=report)
     except GraphrecError as exc:
+        if not multirun:  # the sweeper writes a failed trial's own error.txt
+            record_error(hc.runtime.output_dir, exc, keep=cfg.trainer.resume)
         return fail(f"error: {exc}", 2, multirun, exc)
     status = metrics["status"]
     if status == "pruned":  # only in a sweep: the sweeper tells the study so
@@ -91,12 +97,53 @@ def main(cfg):
     if status != "completed":
         where = metrics.get(f"{status}_at", {})
         detail = f" ({metrics['error']})" if "error" in metrics else ""
-        run_dir = cfg.trainer.resume or out_dir  # a resumed run keeps writing its own folder
+        run_dir = out_dir
         hint = f"; resume with trainer.resume={run_dir}" if status == "interrupted" else ""
         return fail(f"run {status} at epoch {where.get('epoch')} step {where.get('step')}"
                     f"{detail}{hint}; record in {run_dir}", EXIT_CODES[status], multirun)
-    print(summary(cfg, metrics, cfg.trainer.resume or out_dir))
+    print(summary(cfg, metrics, out_dir))
     return objective(cfg, metrics)
+
+
+def record_error(out_dir: str, exc: Exception, keep=None) -> None:
+    """A run stopped by bad input says so in its folder (compare shows ``error``); never in
+    ``keep``, the interrupted run a resume was asked to continue."""
+    import json
+    from pathlib import Path
+
+    folder = Path(out_dir)
+    if folder.is_dir() and not (keep and folder.resolve() == Path(keep).resolve()):
+        (folder / "error.txt").write_text(f"{exc}\n")
+        (folder / "metrics.json").write_text(json.dumps({"status": "error",
+                                                         "error": str(exc)}, indent=2))
+
+
+def resumed_folder(new_dir: str, run_dir: str) -> str:
+    """A resumed run logs to, and leaves its record in, its own folder: the one Hydra just
+    made for this command (``.hydra/`` and an empty log) is removed at exit."""
+    import atexit
+    import logging
+    from pathlib import Path
+
+    new, old = Path(new_dir), Path(run_dir)
+    if new.resolve() != old.resolve():
+        handler = logging.FileHandler(old / "train.log")
+        handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - "
+                                               "%(message)s"))
+        logging.getLogger().addHandler(handler)
+        atexit.register(_remove, new)
+    return str(old)
+
+
+def _remove(folder) -> None:
+    """The folder, and its date folder (outputs/DATE/TIME) if that is left empty."""
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        folder.parent.rmdir()
+    except OSError:
+        pass
 
 
 def _quiet_workers() -> None:

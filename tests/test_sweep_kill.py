@@ -42,3 +42,29 @@ def test_killed_sweep_resumes_without_losing_or_overwriting(tmp_path):
     assert "killed" in (sweep / "1" / "error.txt").read_text()
     assert (sweep / "0" / "metrics.json").read_bytes() == first
     assert (sweep / "2" / "metrics.json").exists()
+
+
+def test_ctrl_c_stops_a_sweep_with_its_summary(tmp_path):
+    sweep = tmp_path / "sweep"
+    rows = rows_arg({"quick": ["trainer.epochs=1"],
+                     "long": ["trainer.epochs=100000", "trainer.patience=0"]})
+    cmd = [sys.executable, str(REPO / "train.py"), "-m", f"hydra.sweep.dir={sweep}", *TINY,
+           "hydra.sweeper.params=null", rows]
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    env["PYTHONPATH"] = str(REPO)
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 150
+    while not (sweep / "1" / "best.pt").exists() and time.time() < deadline:
+        assert proc.poll() is None, "the sweep ended before its long trial started"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "Traceback" not in out
+    assert "Run the same command again to resume" in out.strip().splitlines()[-1]
+    study = load_study(sweep)
+    assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL]
+    assert "interrupted" in study.trials[1].user_attrs["error"]
+    assert (sweep / "optimization_results.yaml").exists()
+    assert not list(sweep.glob(".*.lock"))

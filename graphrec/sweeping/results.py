@@ -31,10 +31,23 @@ def _line(sol: dict) -> str:
 
 @contextmanager
 def _locked(path: Path):
-    """An exclusive lock on ``path`` (a file, created), held for the block."""
-    with open(path, "a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        yield
+    """An exclusive lock on ``path`` (a file, created), held for the block, and the file
+    removed at its end. A process that waited on a file another then removed holds a lock on
+    nothing: it sees the inode changed (or gone) and tries again."""
+    while True:
+        with open(path, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                same = os.stat(path).st_ino == os.fstat(f.fileno()).st_ino
+            except FileNotFoundError:
+                same = False
+            if not same:
+                continue
+            try:
+                yield
+            finally:
+                os.unlink(path)  # still holding the lock: nobody else holds this inode
+            return
 
 
 def write_results(study, names, path: Path) -> dict:

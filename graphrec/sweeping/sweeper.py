@@ -231,6 +231,22 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
         study.tell(trial, values=values)
         return "complete"
 
+    def _interrupted(self, study, trials, names, results: Path) -> None:
+        """Fail the open trials as ``interrupted``, write the summary of the trials so far,
+        say how to go on, and leave with exit code 130 and no traceback."""
+        for trial in trials:
+            reason = "interrupted: the sweep was stopped (Ctrl-C or SIGTERM) during the trial"
+            trial.set_user_attr("error", reason)
+            run_dir = Path(self.config.hydra.sweep.dir) / str(trial.number)
+            if run_dir.is_dir():
+                (run_dir / "error.txt").write_text(reason + "\n")
+            study.tell(trial, state=TrialState.FAIL)
+        write_results(study, names, results)
+        log.warning("sweep interrupted; trial %s marked failed. Run the same command again to "
+                    "resume study %s (new trials continue the numbering)",
+                    ", ".join(str(t.number) for t in trials), study.study_name)
+        raise SystemExit(130)
+
     # ------------------------------------------------------------------------- the loop
     def sweep(self, arguments: list) -> None:
         self._process_searchspace_config()
@@ -272,6 +288,8 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
             t_batch = time.perf_counter()
             try:
                 returns = self._launch(trials, overrides)
+            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the run saved what it could
+                self._interrupted(study, trials, names, results)
             finally:
                 for trial in trials:
                     report.release(trial.number)

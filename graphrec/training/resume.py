@@ -1,0 +1,42 @@
+"""``trainer.resume=DIR`` continues the run in DIR with DIR's own config.
+
+A resume that took today's defaults instead would change the experiment without a word (an
+interrupted ``loader=baseline`` run continued on the fast path, its record then mixing the
+two). So the config is read back from ``DIR/.hydra/config.yaml``, and an override on the
+command line that would change it is refused; repeating the run's own settings is fine, and
+so are the few keys that change how a run is watched or placed, not what it computes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from omegaconf import OmegaConf
+
+from ..errors import ConfigError
+
+FREE = ("trainer.resume", "trainer.progress", "trainer.threads", "trainer.log_every")
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def resumed_config(cfg, overrides: Sequence[str]):
+    """DIR's config with ``trainer.resume`` set, or ConfigError naming what would change."""
+    run_dir = Path(cfg.trainer.resume)
+    saved_path = run_dir / ".hydra" / "config.yaml"
+    if not saved_path.is_file():
+        raise ConfigError(f"trainer.resume={str(run_dir)!r} is invalid: no .hydra/config.yaml "
+                          "there (allowed: a run folder left by an interrupted run)")
+    saved = OmegaConf.load(saved_path)
+    changed = [o for o in overrides if _key(o) not in FREE and not _key(o).startswith("hydra")
+               and OmegaConf.select(saved, _key(o)) != OmegaConf.select(cfg, _key(o))]
+    if changed:
+        raise ConfigError(f"trainer.resume={str(run_dir)!r} continues that run with its own "
+                          f"config, and {' '.join(changed)} would change it: drop "
+                          f"{'it' if len(changed) == 1 else 'them'}, or start a new run")
+    for key in FREE[1:]:
+        OmegaConf.update(saved, key, OmegaConf.select(cfg, key), force_add=True)
+    saved.trainer.resume = str(run_dir)
+    return saved
