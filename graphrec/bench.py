@@ -9,6 +9,9 @@
 * ``sampler``: the seed's Dataset behind its DataLoader vs the fast sampler, batches only.
 * ``accuracy``: each configuration for the same epochs with several seeds; val Recall@20.
 * ``eval``: graphrec's full-ranking validation against CLCRec's own ranking loop, timed.
+* ``target``: each configuration trains to ``--target`` (val Recall@20; validation every
+  ``--eval-every-s`` training seconds, all of it on the clock) or ``--budget`` seconds;
+  prints the median time to target and the speed-up over the first configuration.
 
 The data is generated once per data config and passed to ``train(cfg, out_dir, data=data)``.
 Speed runs see it without val/test items, so the final evaluation ``train`` always does costs
@@ -197,6 +200,37 @@ class Bench:
                         f"val recall@20 {mean:.5f} (seeds {seeds})",
                         f"{100 * (mean / first - 1):+.2f} %", len(recall[c]), device)
 
+    def run_target(self):
+        """Time to a quality target (MLPerf's clock: validation included), alternating."""
+        a = self.args
+        extra = [f"trainer.target.value={a.target}", "trainer.stop_at_target=true",
+                 f"trainer.time_budget_s={a.budget}", "trainer.eval_every=0",
+                 f"trainer.eval_every_s={a.eval_every_s}", "trainer.patience=0",
+                 "trainer.epochs=1000", "trainer.progress=false"]
+        times = {c: [] for c in a.configs}
+        speeds = {c: [] for c in a.configs}
+        device = None
+        for r in range(a.rounds):
+            for c in a.configs:
+                cfg = self.cfg(c, extra)
+                with tempfile.TemporaryDirectory() as out:
+                    m = train(cfg, out, data=self.data(cfg, heldout=True))
+                t = m["target"]["time_to_target_s"]
+                times[c].append(t if t is not None else float("inf"))
+                speeds[c].append(m["throughput"]["samples_per_s"])
+                device = device or device_name(resolve_device(cfg.trainer.device))
+                print(f"round {r} | {c} | time to target "
+                      f"{'not reached' if t is None else f'{t:.1f} s'} | "
+                      f"{speeds[c][-1]:,.0f} samples/s", flush=True)
+        first = statistics.median(times[a.configs[0]])
+        for c in a.configs:
+            med = statistics.median(times[c])
+            shown = f"{med:,.1f} s" if med < float("inf") else f"not reached in {a.budget:g} s"
+            self.record("target", f"{c}, val recall@20 >= {a.target:g}",
+                        f"{shown} to target ({statistics.median(speeds[c]):,.0f} samples/s)",
+                        f"{first / med:.2f}x" if med < float("inf") else "", len(times[c]),
+                        device)
+
     def run_eval(self):
         """graphrec's validation against CLCRec's own ranking loop (``clcrec_reference``) on
         the same model and masks, in alternating rounds A B C D A B C D ...: (a) CLCRec's
@@ -288,12 +322,16 @@ class Bench:
                 fh.writelines(json.dumps(r) + "\n" for r in self.rows)
 
 
+SCALED = "data.n_users=3000 data.n_items=1500 data.max_degree=300"
 DEFAULT_CONFIGS = {
     "train": ["loader=baseline model.impl=reference", "loader=fast model.impl=lean",
               "loader=fast batch=b1024 precision=amp"],
     "sampler": [],
     "accuracy": ["loader=baseline", "loader=fast"],
     "eval": ["model=clcrec"],
+    # the seed's setup and the fast path, on synthetic_seed scaled as in sweeps/seed_guide
+    "target": [f"{SCALED} loader=baseline loader.num_workers=1",
+               f"{SCALED} loader=fast batch=b1024 precision=amp sampling=neg256"],
 }
 
 
@@ -308,6 +346,10 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=5.0, help="time per side (sampler)")
     p.add_argument("--epochs", type=int, default=3, help="epochs per run (accuracy)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="accuracy seeds")
+    p.add_argument("--target", type=float, default=0.10, help="val Recall@20 to reach (target)")
+    p.add_argument("--budget", type=float, default=900, help="seconds per run (target)")
+    p.add_argument("--eval-every-s", type=float, default=1.0,
+                   help="training seconds between validations (target)")
     p.add_argument("--tiny", action="store_true", help="small data: a dry run of the harness")
     p.add_argument("--results", default=str(RESULTS), help="markdown file to append to ('' = none)")
     p.add_argument("--out", default="", help="folder for a bench.jsonl copy of the rows")

@@ -23,6 +23,8 @@ def test_gpu_script_dry_run_on_cpu(tmp_path):
     assert len(train) == 12  # 3 batch sizes x fp32/amp x baseline/fast
     assert all("samples/s" in r["result"] and "s/epoch" in r["result"] for r in train)
     assert any(r["mode"] == "eval" for r in rows)
+    target = [r for r in rows if r["mode"] == "target"]
+    assert len(target) == 2 and all("to target" in r["result"] for r in target)
     table = (tmp_path / "RESULTS.md").read_text()
     assert "| train | loader=fast batch.size=64 precision=amp" in table
     assert "samples/s" in res.stdout

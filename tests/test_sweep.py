@@ -105,10 +105,15 @@ def test_seed_guide_lists_the_guides_rows(tmp_path):
     cfg = config(tmp_path, "+sweeps=seed_guide", "data=synthetic")
     rows = cfg["hydra"]["sweeper"]["rows"]
     assert list(rows) == ["original", "workers_auto", "batch_512", "pin_memory", "amp",
-                          "extreme", "fast_path"]
+                          "extreme", "fast_path", "fast_seed_maths"]
     assert rows["original"] == ["loader=baseline", "loader.num_workers=1", "batch=b256",
                                 "precision=fp32", "sampling=neg512"]
     assert cfg["hydra"]["sweeper"]["params"] is None
+    # every row is timed to one target, to the end: no pruner, a stop at the target, a cap
+    assert cfg["sweep"]["objective"] == "time_to_target"
+    assert cfg["hydra"]["sweeper"]["pruner"] is None
+    assert cfg["trainer"]["stop_at_target"] and cfg["trainer"]["target"]["value"] > 0
+    assert cfg["trainer"]["time_budget_s"] > 0 and cfg["trainer"]["eval_every_s"] > 0
     assert cfg["hydra"]["launcher"]["_target_"].endswith("BasicLauncher")
     assert cfg["data"]["name"] == "synthetic"
 

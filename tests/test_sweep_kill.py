@@ -16,18 +16,27 @@ from sweep_helpers import REPO, TINY, load_study, rows_arg, train
 pytestmark = pytest.mark.slow
 
 
-def test_killed_sweep_resumes_without_losing_or_overwriting(tmp_path):
+def _start_long_sweep(tmp_path, wait_for: str, **popen):
+    """A two-row sweep (a quick trial, then a long one), started; returns when the long
+    trial's folder holds ``wait_for``."""
     sweep = tmp_path / "sweep"
-    rows = rows_arg({"quick": ["trainer.epochs=1"], "long": ["trainer.epochs=100000", "trainer.patience=0"]})
+    rows = rows_arg({"quick": ["trainer.epochs=1"],
+                     "long": ["trainer.epochs=100000", "trainer.patience=0"]})
     cmd = [sys.executable, str(REPO / "train.py"), "-m", f"hydra.sweep.dir={sweep}", *TINY,
            "hydra.sweeper.params=null", rows]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    env["PYTHONPATH"] = str(REPO)
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, **popen)
     deadline = time.time() + 150
-    while not (sweep / "1" / ".hydra").exists() and time.time() < deadline:
+    while not (sweep / "1" / wait_for).exists() and time.time() < deadline:
         assert proc.poll() is None, "the sweep ended before its long trial started"
         time.sleep(0.2)
+    return sweep, proc
+
+
+def test_killed_sweep_resumes_without_losing_or_overwriting(tmp_path):
+    sweep, proc = _start_long_sweep(tmp_path, ".hydra", stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, start_new_session=True)
     time.sleep(1.0)
     os.killpg(proc.pid, signal.SIGKILL)  # no handler can run: the hardest case
     proc.wait(timeout=30)
@@ -45,19 +54,8 @@ def test_killed_sweep_resumes_without_losing_or_overwriting(tmp_path):
 
 
 def test_ctrl_c_stops_a_sweep_with_its_summary(tmp_path):
-    sweep = tmp_path / "sweep"
-    rows = rows_arg({"quick": ["trainer.epochs=1"],
-                     "long": ["trainer.epochs=100000", "trainer.patience=0"]})
-    cmd = [sys.executable, str(REPO / "train.py"), "-m", f"hydra.sweep.dir={sweep}", *TINY,
-           "hydra.sweeper.params=null", rows]
-    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
-    env["PYTHONPATH"] = str(REPO)
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 150
-    while not (sweep / "1" / "best.pt").exists() and time.time() < deadline:
-        assert proc.poll() is None, "the sweep ended before its long trial started"
-        time.sleep(0.2)
+    sweep, proc = _start_long_sweep(tmp_path, "best.pt", stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130
