@@ -20,16 +20,26 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 class GraphrecSearchPath(SearchPathPlugin):
-    """Adds the repository root to the search path of graphrec's own app (primary config in
-    ``conf/``), so ``sweeps/NAME.yaml`` is option NAME of the config group ``sweeps``
-    (``python train.py -m +sweeps=NAME``) from any working folder. Other Hydra apps in the
-    same environment are left alone."""
+    """Makes ``sweeps/NAME.yaml`` option NAME of the config group ``sweeps`` of graphrec's own
+    app (primary config in ``conf/``): ``python train.py -m +sweeps=NAME`` from any working
+    folder. The files are stored in Hydra's ConfigStore as global packages rather than by
+    adding the repository root to the search path, which would make every folder there
+    (``outputs/``, ``multirun/``, ``conf/``) a config group in ``--help``. Other Hydra apps
+    in the same environment are left alone."""
 
     def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
         conf = REPO / "conf"
         if any(Path(e.path.removeprefix("file://")).resolve() == conf
                for e in search_path.get_path()):
-            search_path.append(provider="graphrec", path=f"file://{REPO}")
+            store_sweeps(REPO / "sweeps")
+
+
+def store_sweeps(folder: Path) -> None:
+    from omegaconf import OmegaConf
+
+    for path in sorted(folder.glob("*.yaml")):  # each starts with `# @package _global_`
+        ConfigStore.instance().store(group="sweeps", name=path.stem, provider="graphrec",
+                                     node=OmegaConf.load(path), package="_global_")
 
 
 @dataclass
