@@ -1,9 +1,10 @@
 # Two entry points for a fresh machine: `make run` and `make test`. Both install first.
 PYTHON ?= python
 
-# The tests compose every launcher preset and share a study through PostgreSQL, so install
-# every extra; each pin stays in one place, its extra in setup.cfg.
-EXTRAS ?= dev,joblib,slurm,postgres
+# The tests compose every launcher preset, share a study through PostgreSQL, read TensorBoard
+# event files and open optuna-dashboard in a browser, so install every extra; each pin stays
+# in one place, its extra in setup.cfg.
+EXTRAS ?= dev,joblib,slurm,postgres,tensorboard,dashboard
 
 .PHONY: install run test bench
 

@@ -143,6 +143,30 @@ class TrainerConfig:
     resume: Optional[str] = None
 
 
+# ----------------------------------------------------------------------------- loggers
+# The logger group is a list selection (`logger=[csv,tensorboard]`): every option's file
+# holds one top-level key, its own name, so the chosen ones sit side by side under `logger`.
+# They are typed here, through Config.logger, rather than by a `*_schema` default in each
+# file: a per-option schema merged at `logger` would reset the other options' keys.
+@dataclass
+class CsvLoggerConfig:
+    """epochs.csv; no keys (compare reads the file by that name)."""
+
+
+@dataclass
+class TensorboardLoggerConfig:
+    dir: str = "tb"
+    flush_secs: int = 10
+    steps: bool = True
+    hparams: bool = True
+
+
+@dataclass
+class LoggerConfig:
+    csv: Optional[CsvLoggerConfig] = None
+    tensorboard: Optional[TensorboardLoggerConfig] = None
+
+
 @dataclass
 class SweepConfig:
     objective: str = "both"
@@ -158,6 +182,7 @@ class Config:
     sampling: SamplingConfig = MISSING
     model: ModelConfig = MISSING
     trainer: TrainerConfig = MISSING
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
 
 
@@ -290,6 +315,7 @@ def validate(cfg) -> None:
                  and int(k) in ks, key, _get(cfg, key),
                  f"metric@K with metric in recall|ndcg|precision|hit and K in {ks}")
     _validate_clock(cfg)
+    _validate_loggers(cfg)
 
     device = cfg.trainer.device
     if device == "cuda" and not torch.cuda.is_available():
@@ -328,6 +354,21 @@ def _validate_clock(cfg) -> None:
              "trainer.target.value=0.2)")
     _require(objective != "accuracy_at_budget" or t.time_budget_s > 0, "sweep.objective",
              objective, "accuracy_at_budget only with trainer.time_budget_s > 0")
+
+
+def _validate_loggers(cfg) -> None:
+    import importlib.util
+
+    tb = cfg.logger.tensorboard if "logger" in cfg else None  # absent: a run recorded before
+    if tb is None:
+        return
+    _require(tb.flush_secs > 0, "logger.tensorboard.flush_secs", tb.flush_secs,
+             "an integer > 0 (seconds)")
+    _require(bool(tb.dir) and not os.path.isabs(tb.dir) and ".." not in tb.dir.split("/"),
+             "logger.tensorboard.dir", tb.dir, "a folder name inside the run folder")
+    if importlib.util.find_spec("tensorboard") is None:  # before any work, not at the 1st step
+        raise ConfigError("logger=tensorboard needs the tensorboard package: "
+                          "pip install -e \".[tensorboard]\"")
 
 
 def validate_against_data(cfg, data) -> None:

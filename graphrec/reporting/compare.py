@@ -34,8 +34,13 @@ NOT_GROUPED = ("trainer.seed", "sweep.label")  # runs differing only here are re
 GROUP_BY = ("model.name", "data.name")         # one table each: other pairs are not comparable
 
 
+# Keys that change how a run is watched or shown, not what it computes: never a column, and
+# runs differing only there are repeats.
+UNSEEN = ("logger.", "trainer.progress", "trainer.log_every")
+
+
 def differing_keys(runs) -> list:
-    keys = list(dict.fromkeys(k for run in runs for k in run.config))
+    keys = list(dict.fromkeys(k for run in runs for k in run.config if not k.startswith(UNSEEN)))
     keys = [k for k in keys if len({repr(run.config.get(k)) for run in runs}) > 1]
     return sorted(keys, key=lambda k: k != "sweep.label")  # the row's name first
 

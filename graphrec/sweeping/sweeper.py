@@ -212,6 +212,18 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
         """Tell the study how the trial ended; returns its state's name."""
         run_dir = Path(ret.hydra_cfg.hydra.runtime.output_dir)
         trial.set_user_attr("run_dir", str(run_dir))
+        # what optuna-dashboard shows beside each trial: how it ended and how fast it ran
+        try:
+            record = json.loads((run_dir / "metrics.json").read_text())
+        except (OSError, ValueError):
+            record = {}  # none written (a bad config, a crash): `error` below says why
+        trial.set_user_attr("status", record.get("status", "error"))
+        speed = (record.get("throughput") or {}).get("samples_per_s")
+        if speed is not None:
+            trial.set_user_attr("samples_per_s", speed)
+        to_target = (record.get("target") or {}).get("time_to_target_s")
+        if to_target is not None:
+            trial.set_user_attr("time_to_target_s", to_target)
         try:
             values = self._values(ret, run_dir, n_values, objective)
         except optuna.TrialPruned as e:

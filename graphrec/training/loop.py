@@ -23,7 +23,8 @@ from ..config import (ConfigError, require_writable, resolve_impl, validate,
 from ..data import load_data
 from ..evaluation import evaluate
 from ..models import build_model
-from ..reporting import EpochsCsv, epoch_columns, write_json
+from ..reporting import write_json
+from ..reporting.loggers import Loggers
 from ..sampling import build_sampler
 from . import accel, checkpoint, distributed
 from .clock import Clock
@@ -64,7 +65,7 @@ class Run:
                  world: distributed.World = distributed.World(), report=None):
         self.cfg, self.out, self.data, self.device, self.world = cfg, out, data, device, world
         self.report = report
-        self.csv = None
+        self.loggers = Loggers()  # the chosen loggers on rank 0 (_train), none elsewhere
         self.due_at_end = False
         self.clock = Clock()
         self.impl = resolve_impl(cfg)
@@ -156,6 +157,10 @@ class Run:
                 rate = self.meter.mark()
                 mean = float(self.loss_sum) / p.n_loss  # the host reads the loss here only
                 bar.set_postfix(loss=f"{mean:.4f}", samples_s=f"{rate:,.0f}")
+                self.loggers.log_step(p.step, {  # host values only: no extra sync
+                    "loss": mean, "samples_per_s": rate * self.world.size,
+                    "data_wait_share": self.meter.wait_s / (self.meter.step_s or 1.0),
+                    "lr": self.optimizer.param_groups[0]["lr"], **peak_memory(self.device)})
                 if self.world.any(not math.isfinite(mean), self.device):
                     self.status = "diverged"
                     break
@@ -255,8 +260,7 @@ class Run:
 
     def _write_row(self, row: dict) -> None:
         self.p.rows.append(row)
-        if self.csv is not None:
-            self.csv.append(row)
+        self.loggers.log_row(row)
 
     def _end_epoch(self) -> bool:
         """Row, validation when due, stopping rules; False when the run must stop."""
@@ -346,8 +350,7 @@ class Run:
         if self.data.meta:
             metrics["data"]["meta"] = dict(self.data.meta)
         write_json(self.out / "metrics.json", metrics)
-        if self.csv is not None:
-            self.csv.close()
+        self.loggers.finish(self.cfg, metrics)
         return self.world.from_main(metrics)
 
     def _target_record(self) -> dict:
@@ -415,7 +418,7 @@ def _train(cfg, out: Path, data, world: distributed.World, device: torch.device,
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     if world.is_main:
-        run.csv = EpochsCsv(out / "epochs.csv", epoch_columns(cfg.trainer.ks), run.p.rows)
+        run.loggers = Loggers.from_cfg(cfg, out, run.p.rows, run.p.step)
     try:
         with InterruptFlag() as stop:
             run.fit(stop)
@@ -425,4 +428,7 @@ def _train(cfg, out: Path, data, world: distributed.World, device: torch.device,
         log.error("out of memory at epoch %d step %d (%s): %s", run.p.epoch, run.p.step,
                   ", ".join(f"{k} {v:,.0f}" for k, v in mem.items()), exc)
         return run.finish(error=f"{type(exc).__name__}: {exc}")
-    return run.finish()
+    else:
+        return run.finish()
+    finally:
+        run.loggers.close()  # also after an error: no writer thread left behind in a sweep

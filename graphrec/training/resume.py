@@ -15,7 +15,8 @@ from omegaconf import OmegaConf
 
 from ..errors import ConfigError
 
-FREE = ("trainer.resume", "trainer.progress", "trainer.threads", "trainer.log_every")
+# What a resume may set: how the run is watched or placed, not what it computes.
+FREE = ("trainer.resume", "trainer.progress", "trainer.threads", "trainer.log_every", "logger")
 
 
 def _key(override: str) -> str:
@@ -30,13 +31,16 @@ def resumed_config(cfg, overrides: Sequence[str]):
         raise ConfigError(f"trainer.resume={str(run_dir)!r} is invalid: no .hydra/config.yaml "
                           "there (allowed: a run folder left by an interrupted run)")
     saved = OmegaConf.load(saved_path)
-    changed = [o for o in overrides if _key(o) not in FREE and not _key(o).startswith("hydra")
+    changed = [o for o in overrides if _key(o).split(".")[0] != "logger"
+               and _key(o) not in FREE and not _key(o).startswith("hydra")
                and OmegaConf.select(saved, _key(o)) != OmegaConf.select(cfg, _key(o))]
     if changed:
         raise ConfigError(f"trainer.resume={str(run_dir)!r} continues that run with its own "
                           f"config, and {' '.join(changed)} would change it: drop "
                           f"{'it' if len(changed) == 1 else 'them'}, or start a new run")
-    for key in FREE[1:]:
-        OmegaConf.update(saved, key, OmegaConf.select(cfg, key), force_add=True)
+    given = {_key(o) for o in overrides}
+    for key in FREE[1:]:  # as given now; else as the run had them
+        if key in given or any(g.startswith(key + ".") for g in given):
+            OmegaConf.update(saved, key, OmegaConf.select(cfg, key), force_add=True, merge=False)
     saved.trainer.resume = str(run_dir)
     return saved

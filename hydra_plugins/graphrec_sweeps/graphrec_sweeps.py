@@ -39,6 +39,7 @@ def store_sweeps(folder: Path) -> None:
 
     for path in sorted(folder.glob("*.yaml")):  # each starts with `# @package _global_`
         ConfigStore.instance().store(group="sweeps", name=path.stem, provider="graphrec",
+                                     replace=True,  # the plugin may be asked again
                                      node=OmegaConf.load(path), package="_global_")
 
 
