@@ -6,6 +6,8 @@ import torch
 from hydra.errors import ConfigCompositionException as HydraCompositionError
 
 from graphrec.config import ConfigError, validate
+from hydra import compose, initialize_config_dir
+
 from conftest import CONF, make_cfg
 
 GROUPS = sorted(p.name for p in CONF.iterdir() if p.is_dir())
@@ -75,3 +77,20 @@ def test_seed_loader_num_neg_must_fit_the_busiest_user(tmp_path):
     over = ["loader=baseline", "data.n_users=200", "data.n_items=300", "sampling=neg128"]
     with pytest.raises(ConfigError, match="without replacement"):
         train(make_cfg(over, tiny=False), out_dir=str(tmp_path))
+
+
+def test_default_sweep_negatives_all_fit_the_default_data():
+    """Issue 11.7: no choice of the default space fails on the default data, with either
+    loader (the seed's draws without replacement are the stricter)."""
+    from graphrec.config import validate_against_data
+    from graphrec.data import load_data
+
+    with initialize_config_dir(config_dir=str(CONF)):
+        base = compose("config", return_hydra_config=True)
+    space = base.hydra.sweeper.params["sampling.num_neg"]
+    choices = [int(v) for v in space[space.index("(") + 1:space.rindex(")")].split(",")]
+    data = load_data(base.data)
+    for loader in ("fast", "baseline"):
+        for num_neg in choices:
+            cfg = make_cfg([f"loader={loader}", f"sampling.num_neg={num_neg}"], tiny=False)
+            validate_against_data(cfg, data)
