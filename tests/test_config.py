@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException as HydraCompositionError
 
 from graphrec.config import ConfigError, validate
-from hydra import compose, initialize_config_dir
 
 from conftest import CONF, make_cfg
 
