@@ -22,6 +22,10 @@ def test_every_option_composes(group, option):
     extra = []
     if group == "data" and option in ("clcrec", "movielens"):
         extra = [f"data.path=/nonexistent/{option}"]
+    if group == "experiment":  # whole setups, outside the defaults list: `+experiment=`
+        cfg = make_cfg([f"+{group}={option}"], tiny=False)
+        validate(cfg)
+        return
     cfg = make_cfg([f"{group}={option}"] + extra, tiny=False)
     assert cfg[group] is not None
     if group != "data":
@@ -94,3 +98,16 @@ def test_default_sweep_negatives_all_fit_the_default_data():
         for num_neg in choices:
             cfg = make_cfg([f"loader={loader}", f"sampling.num_neg={num_neg}"], tiny=False)
             validate_against_data(cfg, data)
+
+
+def test_seed_experiment_is_the_seed_run():
+    """+experiment=seed: CLCRec main.py's defaults with its README command's temp and lambda."""
+    cfg = make_cfg(["+experiment=seed"], tiny=False)
+    assert (cfg.loader.kind, cfg.loader.num_workers, cfg.batch.size, cfg.sampling.num_neg,
+            cfg.precision.mode) == ("baseline", 1, 256, 512, "fp32")
+    assert (cfg.model.name, cfg.model.lr, cfg.model.temp_value, cfg.model.lr_lambda,
+            cfg.model.reg_weight) == ("clcrec", 0.001, 2.0, 0.5, 0.1)
+    assert (cfg.trainer.seed, cfg.trainer.monitor, cfg.trainer.patience) == (1, "recall@10", 7)
+    clcrec = make_cfg(["+experiment=seed", "data=clcrec", "data.path=/x",
+                       "data.exclude_heldout=true"], tiny=False)
+    assert clcrec.data.exclude_heldout and clcrec.loader.kind == "baseline"
