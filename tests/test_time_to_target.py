@@ -150,3 +150,4 @@ def test_interrupted_run_resumes_its_clock_and_curve(tmp_path):
     wall = [float(r["wall_s"]) for r in rows]
     assert wall == sorted(wall)
     assert resumed["throughput"]["wall_s"] >= first["throughput"]["wall_s"]
+

@@ -96,3 +96,10 @@ def test_cli_run_writes_run_folder(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     assert "run folder" in res.stdout
     assert (out / "metrics.json").exists() and (out / ".hydra" / "config.yaml").exists()
+
+
+def test_batch_larger_than_the_data_warns_once(tmp_path, caplog):
+    with caplog.at_level("WARNING", logger="graphrec"):
+        train(make_cfg(["trainer.epochs=1", "batch.size=100000"]), str(tmp_path))
+    lines = [r.message for r in caplog.records if "larger than the" in r.message]
+    assert len(lines) == 1 and "batch.size=100000" in lines[0]

@@ -402,6 +402,9 @@ def _train(cfg, out: Path, data, world: distributed.World, device: torch.device,
     if data is None:
         data = load_data(cfg.data)
     validate_against_data(cfg, data)
+    if cfg.batch.size > data.n_train:
+        log.warning("batch.size=%d is larger than the %d training pairs: every step is one "
+                    "whole epoch, smaller than the batch asked for", cfg.batch.size, data.n_train)
     if world.active and cfg.batch.size % world.size:
         raise ConfigError(f"batch.size={cfg.batch.size} is invalid with {world.size} processes: "
                           "allowed a multiple of the world size (it is the global batch)")
