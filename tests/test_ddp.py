@@ -58,3 +58,15 @@ def test_ddp_matches_single_process_and_resumes(tmp_path, loader):
     assert res.returncode == 0, res.stderr[-3000:]
     resumed = json.loads((cut_dir / "metrics.json").read_text())
     assert resumed["status"] == "completed" and resumed["steps"] == ddp["steps"]
+
+
+def test_ddp_ranks_agree_on_clock_decisions(tmp_path):
+    """Validations on the clock and the time budget are decided at log points and agreed by
+    the ranks: a rank that validated or stopped alone would hang the other."""
+    args = ARGS + ["loader=fast", "trainer.epochs=1000", "trainer.patience=0",
+                   "trainer.eval_every=0", "trainer.eval_every_s=0.3", "trainer.time_budget_s=2",
+                   "trainer.log_every=2"]
+    res = _torchrun(args, tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    record = json.loads((tmp_path / "metrics.json").read_text())
+    assert record["stop_reason"] == "time_budget" and record["validations"] >= 2
