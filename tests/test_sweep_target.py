@@ -37,7 +37,8 @@ def test_missed_target_is_a_pruned_trial_with_its_reason(tmp_path):
     assert starved.state == TrialState.PRUNED
     assert "not reached" in starved.user_attrs["reason"]
     assert "time_budget" in (tmp_path / "1" / "pruned.txt").read_text()
-    assert "trial 2/2 (#1) pruned: target recall@20 >= 0.42 not reached" in done.stdout
+    line = next(x for x in done.stdout.splitlines() if "trial 2/2 (#1) pruned" in x)
+    assert "target recall@20 >= 0.42 not reached" in line and line.endswith(str(tmp_path / "1"))
     results = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
     assert results["best_trial"] == 0 and results["trials"]["pruned"] == 1
 

@@ -86,7 +86,8 @@ def fail_orphans(study: optuna.Study) -> int:
 
 
 def _trial_line(study, trial, state: str, names, k: int, todo: int, left_s: float) -> str:
-    """``trial 4/20 (#12) complete: time_to_target_s=31.2 | best so far ... | ~3 min left``"""
+    """``trial 4/20 (#12) complete: time_to_target_s=31.2 | best so far ... | ~3 min left |
+    multirun/STUDY/12``: number, values (or why not), status, estimate, folder."""
     frozen = next((t for t in study.get_trials(deepcopy=False) if t.number == trial.number),
                   None)
     line = f"trial {k}/{todo} (#{trial.number}) {state}"
@@ -102,6 +103,8 @@ def _trial_line(study, trial, state: str, names, k: int, todo: int, left_s: floa
             pass
     if k < todo:
         line += f" | ~{left_s / 60:.1f} min left"
+    if frozen is not None and frozen.user_attrs.get("run_dir"):
+        line += f" | {frozen.user_attrs['run_dir']}"
     return line
 
 
