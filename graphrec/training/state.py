@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import List, Optional
 
 import numpy as np
@@ -77,4 +77,6 @@ def restore(ckpt: dict, model, optimizer) -> Progress:
     model.load_state_dict(ckpt["model"])
     optimizer.load_state_dict(ckpt["optimizer"])
     set_rng_state(ckpt["rng"])
-    return Progress(**ckpt["progress"])
+    # a checkpoint of an earlier version may hold fields since dropped (train_s: now derived)
+    known = {f.name for f in fields(Progress)}
+    return Progress(**{k: v for k, v in ckpt["progress"].items() if k in known})
