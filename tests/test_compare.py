@@ -336,3 +336,13 @@ def test_failed_runs_are_listed_and_baseline_is_selectable(workdir, tmp_path):
     assert not row["pareto"] and np.isnan(row["samples_per_s"])
     assert table["speedup"].min() == pytest.approx(1.0)
     assert (tmp_path / "compare.png").stat().st_size > 0
+
+
+def test_runs_without_a_target_get_a_hint_to_set_one(tmp_path, capsys):
+    write_run(tmp_path / "runs" / "a", {"loader.kind": "baseline"})  # made without a target
+    write_run(tmp_path / "runs" / "b", {"loader.kind": "fast"}, target=0.2)
+    _, out = run_compare(tmp_path / "runs", "--out", tmp_path / "out", capsys=capsys)
+    assert "--target VALUE times every run on one target" in out
+    table, out = run_compare(tmp_path / "runs", "--out", tmp_path / "out", "--target", "0.2",
+                             capsys=capsys)
+    assert "--target VALUE times" not in out and table["time_to_target_s"].notna().all()

@@ -228,4 +228,8 @@ def main(argv=None) -> pd.DataFrame:
         print_table(s)
     print(f"\ntime to target: {target_text} | * = Pareto front | written: {out}/compare.csv, "
           "compare.md, compare.png, curves.png")
+    if args.target is None and full["time_to_target_s"].isna().any() \
+            and full["time_to_target_s"].notna().any():
+        print("some rows have no time to target (not reached, no target set, or another one): "
+              "--target VALUE times every run on one target from its epochs.csv")
     return full
