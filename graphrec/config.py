@@ -168,6 +168,11 @@ class LoggerConfig:
 
 
 @dataclass
+class EvaluationConfig:
+    exclude: str = "train_val"
+
+
+@dataclass
 class SweepConfig:
     objective: str = "both"
     label: str = ""
@@ -182,6 +187,7 @@ class Config:
     sampling: SamplingConfig = MISSING
     model: ModelConfig = MISSING
     trainer: TrainerConfig = MISSING
+    evaluation: EvaluationConfig = MISSING
     logger: LoggerConfig = field(default_factory=LoggerConfig)
     sweep: SweepConfig = field(default_factory=SweepConfig)
 
@@ -194,7 +200,8 @@ def register_configs() -> None:
         cs.store(group="data", name=name, node=node)
     for group, node in [("loader", LoaderConfig), ("batch", BatchConfig),
                         ("precision", PrecisionConfig), ("sampling", SamplingConfig),
-                        ("model", ModelConfig), ("trainer", TrainerConfig)]:
+                        ("model", ModelConfig), ("trainer", TrainerConfig),
+                        ("evaluation", EvaluationConfig)]:
         cs.store(group=group, name=f"{group}_schema", node=node)
 
 
@@ -213,6 +220,7 @@ CHOICES = {
     "sweep.objective": ("both", "accuracy", "throughput", "time_to_target",
                         "accuracy_at_budget"),
     "trainer.fail_kind": ("error", "nan", "oom", "interrupt"),
+    "evaluation.exclude": ("train_val", "train"),
 }
 
 

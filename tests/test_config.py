@@ -111,3 +111,13 @@ def test_seed_experiment_is_the_seed_run():
     clcrec = make_cfg(["+experiment=seed", "data=clcrec", "data.path=/x",
                        "data.exclude_heldout=true"], tiny=False)
     assert clcrec.data.exclude_heldout and clcrec.loader.kind == "baseline"
+
+
+def test_protocol_is_recorded_and_the_seed_preset_uses_clcrecs(tmp_path):
+    from graphrec.training import train
+
+    metrics = train(make_cfg(["trainer.epochs=1"]), str(tmp_path))
+    assert metrics["evaluation"]["exclude"] == "train_val"
+    assert make_cfg(["+experiment=seed"], tiny=False).evaluation.exclude == "train"
+    with pytest.raises(ConfigError, match="evaluation.exclude"):
+        validate(make_cfg(["evaluation.exclude=all"]))

@@ -190,3 +190,40 @@ def test_bench_eval_mode_checks_graphrec_against_clcrec(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "check passed" in out and "(d)/(a) = " in out
     assert (tmp_path / "RESULTS.md").read_text().count("| eval |") == 4
+
+
+def _split_data(rng, n_users=40, n_items=30):
+    """Train, val and test pairs drawn apart (one user's three sets do not overlap)."""
+    items = np.stack([rng.permutation(n_items) for _ in range(n_users)])
+    users = np.repeat(np.arange(n_users), 4)
+    tr = csr_from_pairs(users, items[:, :4].ravel(), n_users)
+    va = csr_from_pairs(users, items[:, 4:8].ravel(), n_users)
+    te = csr_from_pairs(users, items[:, 8:12].ravel(), n_users)
+    return Interactions(n_users, n_items, tr[0], tr[1], va[0], va[1], te[0], te[1],
+                        np.ones(n_items, bool)), items
+
+
+def test_train_val_protocol_masks_validation_items_when_ranking_test():
+    data, items = _split_data(np.random.default_rng(0))
+    rank = torch.zeros(data.n_users, data.n_items)  # val items first, then test items
+    rows = torch.arange(data.n_users).unsqueeze(1)
+    rank[rows, torch.from_numpy(items[:, 4:8])] = 2.0
+    rank[rows, torch.from_numpy(items[:, 8:12])] = 1.0
+    score = lambda u: rank[u].clone()  # noqa: E731
+    train_only = evaluate(score, data, "test", ks=[4], exclude="train")[""]
+    train_val = evaluate(score, data, "test", ks=[4], exclude="train_val")[""]
+    assert train_only["recall@4"] == 0.0  # the 4 val items fill the top 4
+    assert train_val["recall@4"] == 1.0   # masked, the 4 test items come first
+    # exactly the former ranking with val items counted as training items
+    merged = csr_from_pairs(np.repeat(np.arange(data.n_users), 8),
+                            items[:, :8].ravel(), data.n_users)
+    as_train = Interactions(data.n_users, data.n_items, merged[0], merged[1], data.val_indptr,
+                            data.val_indices, data.test_indptr, data.test_indices,
+                            data.warm_mask)
+    noisy = torch.rand(data.n_users, data.n_items, generator=torch.Generator().manual_seed(1))
+    noisy_score = lambda u: noisy[u].clone()  # noqa: E731
+    assert evaluate(noisy_score, data, "test", ks=[3, 5], exclude="train_val") == \
+        evaluate(noisy_score, as_train, "test", ks=[3, 5], exclude="train")
+    # validation itself is ranked the same under both protocols
+    assert evaluate(noisy_score, data, "val", ks=[5], exclude="train_val") == \
+        evaluate(noisy_score, data, "val", ks=[5], exclude="train")

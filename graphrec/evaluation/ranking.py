@@ -146,9 +146,11 @@ def _heldout_counts(indptr, indices, n_items: int, masks: Dict[str, np.ndarray])
 class _Ranker:
     """Ranks blocks of users for every item set; remembers whether scores held NaN."""
 
-    def __init__(self, data, split: str, sets: Dict[str, _ItemSet], kmax: int, device):
+    def __init__(self, data, split: str, sets: Dict[str, _ItemSet], kmax: int, device,
+                 masked=()):
         self.data, self.sets, self.kmax, self.device = data, sets, kmax, device
         self.heldout = data.heldout(split)
+        self.masked = [(data.train_indptr, data.train_indices)] + list(masked)
         _find_unions(sets)
         parts = {p for iset in sets.values() if iset.parts for p in iset.parts}
         self.parts = sorted(parts, key=lambda p: not sets[p].few)  # copies first, for reuse
@@ -173,9 +175,10 @@ class _Ranker:
         s = score(self._tensor(users)).float()
         if s._base is not None:  # a view of someone's tensor: never write into it
             s = s.clone()
-        rows, cols = _csr_pairs(data.train_indptr, data.train_indices, users)
-        s.index_put_((self._tensor(rows), self._tensor(cols)),
-                     torch.tensor(NEG, device=self.device))
+        for indptr, indices in self.masked:  # training items, and val items under train_val
+            rows, cols = _csr_pairs(indptr, indices, users)
+            s.index_put_((self._tensor(rows), self._tensor(cols)),
+                         torch.tensor(NEG, device=self.device))
         sc, copies = _Scores(s), {}
         rows, cols = _csr_pairs(*self.heldout, users)
         keys = self._tensor(np.sort(rows * n_items + cols))
@@ -210,13 +213,16 @@ BLOCK_SCORES = 3 * 2 ** 20
 def evaluate(score: Callable[[torch.Tensor], torch.Tensor], data, split: str,
              ks: Sequence[int] = (10, 20), device=torch.device("cpu"),
              chunk_users: int = 2048, item_sets: Optional[Dict[str, np.ndarray]] = None,
-             ) -> Dict[str, Dict[str, float]]:
+             exclude: str = "train") -> Dict[str, Dict[str, float]]:
     """Metrics averaged over users with held-out items, one dict per item set.
 
     ``item_sets`` maps a suffix to a bool mask over items: the ranking is restricted to
     those candidates and the held-out items to those in the set (CLCRec's warm/cold
     protocol). By default: ``""`` = all items, plus ``_warm``/``_cold`` when cold items exist.
     NaN scores rank last, as -inf, with one warning; +inf is a maximal score.
+    ``exclude``: which of the user's items are masked: ``train`` (CLCRec's protocol: the
+    training items) or ``train_val`` (RecBole's, the usual one for a train/val/test split:
+    when ranking for ``test``, the validation items too).
     ``score(users)`` must return a new ``[len(users), n_items]`` tensor: it is masked in place.
     Metrics are summed per ``chunk_users`` users, as before; on CPU, fewer are scored at once.
     """
@@ -227,7 +233,10 @@ def evaluate(score: Callable[[torch.Tensor], torch.Tensor], data, split: str,
             item_sets["_cold"] = ~data.warm_mask
     masks = {n: np.asarray(m, dtype=bool) for n, m in item_sets.items()}
     sets = {n: _ItemSet(m, device) for n, m in masks.items() if m.any()}
-    ranker = _Ranker(data, split, sets, max(ks), device)
+    if exclude not in ("train", "train_val"):
+        raise ValueError(f"exclude must be train or train_val, not {exclude!r}")
+    masked = [data.heldout("val")] if exclude == "train_val" and split == "test" else []
+    ranker = _Ranker(data, split, sets, max(ks), device, masked)
     indptr, indices = data.heldout(split)
     n_rel = _heldout_counts(indptr, indices, data.n_items, masks)
     block = chunk_users

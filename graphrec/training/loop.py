@@ -16,6 +16,7 @@ from typing import Optional
 
 import numpy as np
 import torch
+from omegaconf import OmegaConf
 from tqdm import tqdm
 
 from ..config import (ConfigError, require_writable, resolve_impl, validate,
@@ -49,11 +50,16 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def protocol(cfg) -> str:
+    """evaluation.exclude; a run recorded before the key existed was ranked as ``train``."""
+    return OmegaConf.select(cfg, "evaluation.exclude", default="train")
+
+
 def _flat_eval(model, data, split, cfg, device) -> dict:
     model.eval()
     with torch.no_grad():
         res = evaluate(model.scorer(), data, split, ks=list(cfg.trainer.ks), device=device,
-                       chunk_users=cfg.trainer.eval_chunk_users)
+                       chunk_users=cfg.trainer.eval_chunk_users, exclude=protocol(cfg))
     model.train()
     return {f"{split}{suffix}": vals for suffix, vals in res.items()}
 
@@ -336,6 +342,9 @@ class Run:
                            "wall_s": p.wall_s},
             "memory": peak_memory(self.device),
             "data": self.data.summary(),
+            "evaluation": {"exclude": protocol(self.cfg),
+                           "masked": "training and validation items (test)"
+                           if protocol(self.cfg) == "train_val" else "training items"},
             "run": {"model": self.cfg.model.name, "impl": self.impl,
                     "loader": self.cfg.loader.kind, "batch_size": self.cfg.batch.size,
                     "num_neg": self.cfg.sampling.num_neg, "precision": self.cfg.precision.mode,
