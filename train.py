@@ -17,9 +17,10 @@ from hydra.types import RunMode  # noqa: E402
 
 import graphrec.config  # noqa: F401,E402  (registers the schemas in Hydra's ConfigStore)
 from graphrec.errors import GraphrecError  # noqa: E402
+from graphrec.reporting.record import record_error, summary  # noqa: E402
 from graphrec.sweeping.report import objective_metric, reporter  # noqa: E402
 from graphrec.training import train  # noqa: E402
-from graphrec.training.resume import resumed_config  # noqa: E402
+from graphrec.training.resume import resumed_config, resumed_folder  # noqa: E402
 
 EXIT_CODES = {"diverged": 3, "oom": 4, "interrupted": 130}
 
@@ -37,31 +38,6 @@ def objective(cfg, metrics: dict):
             "accuracy_at_budget": recall,
             "time_to_target": metrics.get("target", {}).get("time_to_target_s"),
             }[cfg.sweep.objective]
-
-
-def summary(cfg, metrics: dict, out_dir: str) -> str:
-    """The few lines a person reads at the end of a run."""
-    ks = sorted(cfg.trainer.ks)
-    lines = [f"best validation at epoch {metrics['best_epoch']} of {metrics['epochs_run']} "
-             f"(stopped by {metrics['stop_reason']})"]
-    for split in ("val", "test"):
-        for part in ("", "_warm", "_cold"):
-            scores = metrics.get(split + part)
-            if scores:
-                lines.append(f"  {split + part:<10} " + "  ".join(
-                    f"Recall@{k} {scores[f'recall@{k}']:.4f}  NDCG@{k} {scores[f'ndcg@{k}']:.4f}"
-                    for k in ks))
-    tp = metrics["throughput"]
-    lines.append(f"{tp['samples_per_s']:,.0f} samples/s | {tp['wall_s']:.1f} s on the clock, "
-                 f"{tp['eval_s']:.1f} s of it validating")
-    target = metrics.get("target")
-    if target:
-        lines.append(f"target val {target['metric']} >= {target['value']:g}: " + (
-            f"reached after {target['time_to_target_s']:.1f} s "
-            f"({target['epochs_to_target']:.2f} epochs)" if target["target_reached"]
-            else "not reached"))
-    lines.append(f"run folder: {out_dir} (metrics.json, epochs.csv, best.pt)")
-    return "\n".join(lines)
 
 
 def fail(message: str, code: int, multirun: bool, exc: Exception = None):
@@ -103,47 +79,6 @@ def main(cfg):
                     f"{detail}{hint}; record in {run_dir}", EXIT_CODES[status], multirun)
     print(summary(cfg, metrics, out_dir))
     return objective(cfg, metrics)
-
-
-def record_error(out_dir: str, exc: Exception, keep=None) -> None:
-    """A run stopped by bad input says so in its folder (compare shows ``error``); never in
-    ``keep``, the interrupted run a resume was asked to continue."""
-    import json
-    from pathlib import Path
-
-    folder = Path(out_dir)
-    if folder.is_dir() and not (keep and folder.resolve() == Path(keep).resolve()):
-        (folder / "error.txt").write_text(f"{exc}\n")
-        (folder / "metrics.json").write_text(json.dumps({"status": "error",
-                                                         "error": str(exc)}, indent=2))
-
-
-def resumed_folder(new_dir: str, run_dir: str) -> str:
-    """A resumed run logs to, and leaves its record in, its own folder: the one Hydra just
-    made for this command (``.hydra/`` and an empty log) is removed at exit."""
-    import atexit
-    import logging
-    from pathlib import Path
-
-    new, old = Path(new_dir), Path(run_dir)
-    if new.resolve() != old.resolve():
-        handler = logging.FileHandler(old / "train.log")
-        handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - "
-                                               "%(message)s"))
-        logging.getLogger().addHandler(handler)
-        atexit.register(_remove, new)
-    return str(old)
-
-
-def _remove(folder) -> None:
-    """The folder, and its date folder (outputs/DATE/TIME) if that is left empty."""
-    import shutil
-
-    shutil.rmtree(folder, ignore_errors=True)
-    try:
-        folder.parent.rmdir()
-    except OSError:
-        pass
 
 
 def _quiet_workers() -> None:

@@ -1,4 +1,5 @@
-"""The run record: ``metrics.json`` (atomic) and ``epochs.csv`` (appended as the run goes)."""
+"""The run record: ``metrics.json`` (atomic), ``epochs.csv`` (appended as the run goes), the
+error record of a run stopped by bad input, and the summary printed at the end."""
 from __future__ import annotations
 
 import csv
@@ -46,3 +47,37 @@ class EpochsCsv:
 
     def close(self) -> None:
         self._fh.close()
+
+
+def summary(cfg, metrics: dict, out_dir: str) -> str:
+    """The few lines a person reads at the end of a run."""
+    ks = sorted(cfg.trainer.ks)
+    lines = [f"best validation at epoch {metrics['best_epoch']} of {metrics['epochs_run']} "
+             f"(stopped by {metrics['stop_reason']})"]
+    for split in ("val", "test"):
+        for part in ("", "_warm", "_cold"):
+            scores = metrics.get(split + part)
+            if scores:
+                lines.append(f"  {split + part:<10} " + "  ".join(
+                    f"Recall@{k} {scores[f'recall@{k}']:.4f}  NDCG@{k} {scores[f'ndcg@{k}']:.4f}"
+                    for k in ks))
+    tp = metrics["throughput"]
+    lines.append(f"{tp['samples_per_s']:,.0f} samples/s | {tp['wall_s']:.1f} s on the clock, "
+                 f"{tp['eval_s']:.1f} s of it validating")
+    target = metrics.get("target")
+    if target:
+        lines.append(f"target val {target['metric']} >= {target['value']:g}: " + (
+            f"reached after {target['time_to_target_s']:.1f} s "
+            f"({target['epochs_to_target']:.2f} epochs)" if target["target_reached"]
+            else "not reached"))
+    lines.append(f"run folder: {out_dir} (metrics.json, epochs.csv, best.pt)")
+    return "\n".join(lines)
+
+
+def record_error(out_dir: str, exc: Exception, keep=None) -> None:
+    """A run stopped by bad input says so in its folder (compare shows ``error``); never in
+    ``keep``, the interrupted run a resume was asked to continue."""
+    folder = Path(out_dir)
+    if folder.is_dir() and not (keep and folder.resolve() == Path(keep).resolve()):
+        (folder / "error.txt").write_text(f"{exc}\n")
+        write_json(folder / "metrics.json", {"status": "error", "error": str(exc)})

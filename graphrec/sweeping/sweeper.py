@@ -179,13 +179,10 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
         return returns
 
     @staticmethod
-    def _values(ret, run_dir: Path, n_values: int, objective: str) -> list:
-        """The trial's values; raises TrialPruned (the pruner stopped it, or the target was
-        not reached) or any other error (the trial failed), with the reason."""
-        record = {}
-        metrics = run_dir / "metrics.json"
-        if metrics.exists():
-            record = json.loads(metrics.read_text())
+    def _values(ret, record: dict, n_values: int, objective: str) -> list:
+        """The trial's values from its return and its ``metrics.json`` (``record``, {} when
+        none was written); raises TrialPruned (the pruner stopped it, or the target was not
+        reached) or any other error (the trial failed), with the reason."""
         status = record.get("status", "completed")
         if status == "pruned":
             raise optuna.TrialPruned(f"pruned by the study's pruner after validation "
@@ -215,11 +212,11 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
         """Tell the study how the trial ended; returns its state's name."""
         run_dir = Path(ret.hydra_cfg.hydra.runtime.output_dir)
         trial.set_user_attr("run_dir", str(run_dir))
-        # what optuna-dashboard shows beside each trial: how it ended and how fast it ran
         try:
             record = json.loads((run_dir / "metrics.json").read_text())
         except (OSError, ValueError):
             record = {}  # none written (a bad config, a crash): `error` below says why
+        # what optuna-dashboard shows beside each trial: how it ended and how fast it ran
         trial.set_user_attr("status", record.get("status", "error"))
         speed = (record.get("throughput") or {}).get("samples_per_s")
         if speed is not None:
@@ -228,7 +225,7 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
         if to_target is not None:
             trial.set_user_attr("time_to_target_s", to_target)
         try:
-            values = self._values(ret, run_dir, n_values, objective)
+            values = self._values(ret, record, n_values, objective)
         except optuna.TrialPruned as e:
             trial.set_user_attr("reason", str(e))
             (run_dir / "pruned.txt").write_text(f"{e}\n")
@@ -309,10 +306,10 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
                 for trial in trials:
                     report.release(trial.number)
             elapsed += time.perf_counter() - t_batch
-            for trial, ret in zip(trials, returns):
+            for i, (trial, ret) in enumerate(zip(trials, returns)):
                 state = self._tell(study, trial, ret, len(directions), objective)
                 failed += state == "failed"
-                done_one = done + trials.index(trial) + 1
+                done_one = done + i + 1
                 log.info(_trial_line(study, trial, state, names, done_one, todo,
                                      elapsed / (done + len(trials)) * (todo - done_one)))
             done += len(trials)

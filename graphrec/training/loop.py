@@ -131,7 +131,7 @@ class Run:
 
     def _epoch(self, stop: InterruptFlag) -> None:
         cfg, p = self.cfg.trainer, self.p
-        self.loss_sum = torch.full((), p.loss_sum, device=self.device)
+        loss_sum = torch.full((), p.loss_sum, device=self.device)
         bar = tqdm(total=len(self.sampler), initial=p.epoch_step, desc=f"epoch {p.epoch}",
                    unit="step", disable=not cfg.progress, leave=False, dynamic_ncols=True)
         self.meter.start()
@@ -152,7 +152,7 @@ class Run:
             loss = self.fault.corrupt(loss, p.step)
             self.optimizer.zero_grad(set_to_none=True)
             self.precision.backward_step(loss, self.optimizer)
-            self.loss_sum += loss.detach().float()
+            loss_sum += loss.detach().float()
             p.n_loss, p.step, p.epoch_step = p.n_loss + 1, p.step + 1, p.epoch_step + 1
             p.seen, p.samples = p.seen + len(users), p.samples + len(users)
             self.meter.add(len(users), wait)
@@ -161,7 +161,7 @@ class Run:
             log_point = p.step % cfg.log_every == 0 or last
             if log_point:
                 rate = self.meter.mark()
-                mean = float(self.loss_sum) / p.n_loss  # the host reads the loss here only
+                mean = float(loss_sum) / p.n_loss  # the host reads the loss here only
                 bar.set_postfix(loss=f"{mean:.4f}", samples_s=f"{rate:,.0f}")
                 self.loggers.log_step(p.step, {  # host values only: no extra sync
                     "loss": mean, "samples_per_s": rate * self.world.size,
@@ -183,13 +183,13 @@ class Run:
                 self.due_at_end = True  # the epoch's end validates, with its own row
             elif due:
                 self.meter.mark()
-                self._validate(self._row(float(self.loss_sum) / p.n_loss))
+                self._validate(self._row(float(loss_sum) / p.n_loss))
                 self.meter.start()
                 if p.stop_reason or self.status != "completed":
                     break
         self.meter.mark()
         bar.close()
-        p.loss_sum = float(self.loss_sum)
+        p.loss_sum = float(loss_sum)
 
     def _clock_checks(self, log_point: bool) -> tuple:
         """(a validation is due, the time budget is spent), after a step. Host clock only, no
@@ -342,9 +342,7 @@ class Run:
                            "wall_s": p.wall_s},
             "memory": peak_memory(self.device),
             "data": self.data.summary(),
-            "evaluation": {"exclude": protocol(self.cfg),
-                           "masked": "training and validation items (test)"
-                           if protocol(self.cfg) == "train_val" else "training items"},
+            "evaluation": {"exclude": protocol(self.cfg)},
             "run": {"model": self.cfg.model.name, "impl": self.impl,
                     "loader": self.cfg.loader.kind, "batch_size": self.cfg.batch.size,
                     "num_neg": self.cfg.sampling.num_neg, "precision": self.cfg.precision.mode,

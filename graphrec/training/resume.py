@@ -8,6 +8,9 @@ so are the few keys that change how a run is watched or placed, not what it comp
 """
 from __future__ import annotations
 
+import atexit
+import logging
+import shutil
 from pathlib import Path
 from typing import Sequence
 
@@ -44,3 +47,25 @@ def resumed_config(cfg, overrides: Sequence[str]):
             OmegaConf.update(saved, key, OmegaConf.select(cfg, key), force_add=True, merge=False)
     saved.trainer.resume = str(run_dir)
     return saved
+
+
+def resumed_folder(new_dir: str, run_dir: str) -> str:
+    """A resumed run logs to, and leaves its record in, its own folder: the one Hydra just
+    made for this command (``.hydra/`` and an empty log) is removed at exit."""
+    new, old = Path(new_dir), Path(run_dir)
+    if new.resolve() != old.resolve():
+        handler = logging.FileHandler(old / "train.log")
+        handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - "
+                                               "%(message)s"))
+        logging.getLogger().addHandler(handler)
+        atexit.register(_remove, new)
+    return str(old)
+
+
+def _remove(folder) -> None:
+    """The folder, and its date folder (outputs/DATE/TIME) if that is left empty."""
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        folder.parent.rmdir()
+    except OSError:
+        pass
