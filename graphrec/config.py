@@ -97,18 +97,44 @@ class SamplingConfig:
     replacement: bool = True
 
 
+# One schema per model: shared keys on the base, each model's own keys on its class only, so
+# `model=mf model.lr_lambda=0.3` fails at composition naming the key, as a wrong data key does.
 @dataclass
-class ModelConfig:
+class ModelBase:
     name: str = MISSING
     impl: str = "auto"
     dim: int = 64
     lr: float = 1e-3
+    reg_weight: float = 1e-4
+    init: str = "normal"
+
+
+@dataclass
+class MfModel(ModelBase):
+    name: str = "mf"
+    lr: float = 5e-3
+    temp_value: float = 0.2
+
+
+@dataclass
+class LightgcnModel(MfModel):
+    name: str = "lightgcn"
+    n_layers: int = 3
+
+
+@dataclass
+class ClcrecModel(ModelBase):
+    name: str = "clcrec"
     reg_weight: float = 0.1
+    init: str = "xavier_normal"
     temp_value: float = 2.0
     lr_lambda: float = 0.5
     num_sample: float = 0.5
-    n_layers: int = 3
     encoder_hidden: int = 256
+
+
+# name -> schema; a new model adds its entry here and in graphrec/models/__init__.py.
+MODEL_SCHEMAS = {"clcrec": ClcrecModel, "mf": MfModel, "lightgcn": LightgcnModel}
 
 
 @dataclass
@@ -185,7 +211,7 @@ class Config:
     batch: BatchConfig = MISSING
     precision: PrecisionConfig = MISSING
     sampling: SamplingConfig = MISSING
-    model: ModelConfig = MISSING
+    model: Any = MISSING
     trainer: TrainerConfig = MISSING
     evaluation: EvaluationConfig = MISSING
     logger: LoggerConfig = field(default_factory=LoggerConfig)
@@ -198,9 +224,11 @@ def register_configs() -> None:
     for name, node in [("synthetic_schema", SyntheticData), ("clcrec_schema", ClcrecData),
                        ("movielens_schema", MovielensData)]:
         cs.store(group="data", name=name, node=node)
+    for name, node in MODEL_SCHEMAS.items():
+        cs.store(group="model", name=f"{name}_schema", node=node)
     for group, node in [("loader", LoaderConfig), ("batch", BatchConfig),
                         ("precision", PrecisionConfig), ("sampling", SamplingConfig),
-                        ("model", ModelConfig), ("trainer", TrainerConfig),
+                        ("trainer", TrainerConfig),
                         ("evaluation", EvaluationConfig)]:
         cs.store(group=group, name=f"{group}_schema", node=node)
 
@@ -214,8 +242,9 @@ CHOICES = {
     "batch.lr_scaling": ("none", "sqrt", "linear"),
     "precision.mode": ("fp32", "tf32", "amp", "amp_fp16"),
     "sampling.candidates": ("warm", "all"),
-    "model.name": ("clcrec", "mf", "lightgcn"),
+    "model.name": tuple(MODEL_SCHEMAS),
     "model.impl": ("auto", "reference", "lean"),
+    "model.init": ("normal", "xavier_normal", "xavier_uniform"),
     "trainer.device": ("auto", "cpu", "cuda"),
     "sweep.objective": ("both", "accuracy", "throughput", "time_to_target",
                         "accuracy_at_budget"),
@@ -297,14 +326,7 @@ def validate(cfg) -> None:
     _require(pf is None or pf > 0, "loader.prefetch_factor", pf, "null or an integer > 0")
     _require(cfg.batch.size > 0, "batch.size", cfg.batch.size, "an integer > 0")
     _require(cfg.sampling.num_neg > 0, "sampling.num_neg", cfg.sampling.num_neg, "an integer > 0")
-    _require(cfg.model.lr > 0, "model.lr", cfg.model.lr, "a float > 0")
-    _require(cfg.model.dim > 0, "model.dim", cfg.model.dim, "an integer > 0")
-    _require(0.0 <= cfg.model.num_sample <= 1.0, "model.num_sample", cfg.model.num_sample,
-             "a float in [0, 1]")
-    _require(0.0 <= cfg.model.lr_lambda <= 1.0, "model.lr_lambda", cfg.model.lr_lambda,
-             "a float in [0, 1]")
-    _require(cfg.model.temp_value > 0, "model.temp_value", cfg.model.temp_value, "a float > 0")
-    _require(cfg.model.n_layers >= 0, "model.n_layers", cfg.model.n_layers, "an integer >= 0")
+    _validate_model(cfg.model)
     _require(cfg.trainer.epochs > 0, "trainer.epochs", cfg.trainer.epochs, "an integer > 0")
     _require(cfg.trainer.max_steps >= 0, "trainer.max_steps", cfg.trainer.max_steps,
              "an integer >= 0 (0 = no limit)")
@@ -339,6 +361,25 @@ def validate(cfg) -> None:
     if cfg.trainer.cuda_graphs and not (on_cuda and cfg.trainer.compile):
         raise ConfigError("trainer.cuda_graphs=true is invalid here: CUDA-graph capture needs "
                           "a CUDA device and trainer.compile=true (allowed: false)")
+
+
+# Ranges of model keys, checked when the chosen model has the key.
+MODEL_RANGES = {
+    "lr": (lambda v: v > 0, "a float > 0"),
+    "dim": (lambda v: v > 0, "an integer > 0"),
+    "reg_weight": (lambda v: v >= 0, "a float >= 0 (0 = no regulariser)"),
+    "num_sample": (lambda v: 0.0 <= v <= 1.0, "a float in [0, 1]"),
+    "lr_lambda": (lambda v: 0.0 <= v <= 1.0, "a float in [0, 1]"),
+    "temp_value": (lambda v: v > 0, "a float > 0"),
+    "n_layers": (lambda v: v >= 0, "an integer >= 0"),
+    "encoder_hidden": (lambda v: v > 0, "an integer > 0"),
+}
+
+
+def _validate_model(mcfg) -> None:
+    for key, (ok, allowed) in MODEL_RANGES.items():
+        if key in mcfg:
+            _require(ok(mcfg[key]), f"model.{key}", mcfg[key], allowed)
 
 
 def _validate_clock(cfg) -> None:

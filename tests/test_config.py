@@ -121,3 +121,35 @@ def test_protocol_is_recorded_and_the_seed_preset_uses_clcrecs(tmp_path):
     assert make_cfg(["+experiment=seed"], tiny=False).evaluation.exclude == "train"
     with pytest.raises(ConfigError, match="evaluation.exclude"):
         validate(make_cfg(["evaluation.exclude=all"]))
+
+
+@pytest.mark.parametrize("override", ["model=mf model.lr_lambda=0.3",
+                                      "model=lightgcn model.encoder_hidden=8",
+                                      "model=mf model.n_layers=2",
+                                      "model=clcrec model.n_layers=2"])
+def test_a_key_of_another_model_fails_at_compose(override):
+    """Issue 13.1: each model has its own schema; a key it does not read is refused."""
+    with pytest.raises(HydraCompositionError, match=override.split()[1].split("=")[0]
+                       .split(".")[1]):
+        make_cfg(override.split())
+
+
+def test_model_init_is_checked():
+    with pytest.raises(ConfigError, match=r"model\.init"):
+        validate(make_cfg(["model=mf", "model.init=zeros"]))
+
+
+@pytest.mark.parametrize("how", ["normal", "xavier_normal", "xavier_uniform"])
+def test_model_init_sets_the_tables(how):
+    import math
+
+    from graphrec.data import load_data
+    from graphrec.models import build_model
+
+    cfg = make_cfg(["model=mf", f"model.init={how}", "model.dim=32"])
+    torch.manual_seed(0)
+    model = build_model(cfg.model, load_data(cfg.data), "lean")
+    std = float(model.item_emb.detach().std())
+    n = model.item_emb.shape[0]
+    expected = 0.1 if how == "normal" else math.sqrt(2.0 / (n + 32))
+    assert abs(std - expected) / expected < 0.1

@@ -1,4 +1,6 @@
-"""Models: one file each, ``reference`` and ``lean`` forms side by side."""
+"""Models: one file each, ``reference`` and ``lean`` forms side by side. Each model's keys
+are typed by its schema in :mod:`graphrec.config` (``MODEL_SCHEMAS``); ``BUILDERS`` maps the
+same names to constructors, which read only the model config and the data."""
 from __future__ import annotations
 
 from .base import Recommender
@@ -7,20 +9,27 @@ from .lightgcn import LightGCN
 from .mf import MF
 
 
+def _common(m, impl):
+    return dict(dim=m.dim, reg_weight=m.reg_weight, impl=impl, init=m.init)
+
+
+BUILDERS = {
+    "clcrec": lambda m, data, impl: CLCRec(
+        data.n_users, data.n_items, data.warm_mask, data.features, temp_value=m.temp_value,
+        lr_lambda=m.lr_lambda, num_sample=m.num_sample, encoder_hidden=m.encoder_hidden,
+        **_common(m, impl)),
+    "mf": lambda m, data, impl: MF(data.n_users, data.n_items, temp_value=m.temp_value,
+                                   **_common(m, impl)),
+    "lightgcn": lambda m, data, impl: LightGCN(
+        data.n_users, data.n_items, data.train_users(), data.train_indices,
+        n_layers=m.n_layers, temp_value=m.temp_value, **_common(m, impl)),
+}
+
+
 def build_model(mcfg, data, impl: str) -> Recommender:
-    if mcfg.name == "clcrec":
-        return CLCRec(data.n_users, data.n_items, data.warm_mask, data.features, dim=mcfg.dim,
-                      reg_weight=mcfg.reg_weight, temp_value=mcfg.temp_value,
-                      lr_lambda=mcfg.lr_lambda, num_sample=mcfg.num_sample,
-                      encoder_hidden=mcfg.encoder_hidden, impl=impl)
-    if mcfg.name == "mf":
-        return MF(data.n_users, data.n_items, dim=mcfg.dim, reg_weight=mcfg.reg_weight,
-                  temp_value=mcfg.temp_value, impl=impl)
-    if mcfg.name == "lightgcn":
-        return LightGCN(data.n_users, data.n_items, data.train_users(), data.train_indices,
-                        dim=mcfg.dim, n_layers=mcfg.n_layers, reg_weight=mcfg.reg_weight,
-                        temp_value=mcfg.temp_value, impl=impl)
-    raise ValueError(f"model.name={mcfg.name!r} is invalid: allowed clcrec|mf|lightgcn")
+    if mcfg.name not in BUILDERS:
+        raise ValueError(f"model.name={mcfg.name!r} is invalid: allowed {'|'.join(BUILDERS)}")
+    return BUILDERS[mcfg.name](mcfg, data, impl)
 
 
-__all__ = ["build_model", "Recommender", "CLCRec", "MF", "LightGCN"]
+__all__ = ["build_model", "BUILDERS", "Recommender", "CLCRec", "MF", "LightGCN"]

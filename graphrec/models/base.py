@@ -9,6 +9,19 @@ from torch import nn
 Scorer = Callable[[torch.Tensor], torch.Tensor]
 
 
+def init_table(rows: int, dim: int, how: str = "normal") -> torch.Tensor:
+    """An embedding table's start: ``normal`` (std 0.1), or Xavier's normal or uniform rule
+    over the ``[rows, dim]`` table (RecBole's BPR and LightGCN; CLCRec's whole id table)."""
+    table = torch.empty(rows, dim)
+    if how == "normal":
+        return table.normal_(0.0, 0.1)
+    if how == "xavier_normal":
+        return nn.init.xavier_normal_(table)
+    if how == "xavier_uniform":
+        return nn.init.xavier_uniform_(table)
+    raise ValueError(f"model.init={how!r} is invalid: allowed normal|xavier_normal|xavier_uniform")
+
+
 class Recommender(nn.Module):
     """``loss(users [B], items [B, 1+N]) -> (loss, parts)``: column 0 of ``items`` is the
     positive. ``scorer()`` precomputes what ranking needs once and returns

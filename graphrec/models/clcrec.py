@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Recommender
+from .base import Recommender, init_table
 from .losses import seed_contrastive, softmax_ce
 from .scores import gather_scores
 
@@ -34,15 +34,14 @@ class CLCRec(Recommender):
     def __init__(self, n_users: int, n_items: int, warm_mask: np.ndarray, features: dict,
                  dim: int = 64, reg_weight: float = 0.1, temp_value: float = 2.0,
                  lr_lambda: float = 0.5, num_sample: float = 0.5, encoder_hidden: int = 256,
-                 impl: str = "reference"):
+                 impl: str = "reference", init: str = "xavier_normal"):
         super().__init__()
         if not features:
             raise ValueError("CLCRec needs item features (feat_v/feat_a/feat_t)")
         self.n_users, self.n_items, self.impl = n_users, n_items, impl
         self.reg_weight, self.temp_value = reg_weight, temp_value
         self.lr_lambda, self.num_sample = lr_lambda, num_sample
-        self.id_embedding = nn.Parameter(
-            nn.init.xavier_normal_(torch.rand((n_users + n_items, dim))))
+        self.id_embedding = nn.Parameter(init_table(n_users + n_items, dim, init))
         self.register_buffer("item_ids", torch.arange(n_users, n_users + n_items),
                              persistent=False)
         feats = torch.cat([F.normalize(torch.as_tensor(f, dtype=torch.float32), dim=1)

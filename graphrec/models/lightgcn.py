@@ -24,8 +24,9 @@ def normalized_adjacency(n_users: int, n_items: int, users: np.ndarray, items: n
 class LightGCN(MF):
     def __init__(self, n_users: int, n_items: int, train_users: np.ndarray,
                  train_items: np.ndarray, dim: int = 64, n_layers: int = 3,
-                 reg_weight: float = 1e-4, temp_value: float = 1.0, impl: str = "reference"):
-        super().__init__(n_users, n_items, dim, reg_weight, temp_value, impl)
+                 reg_weight: float = 1e-4, temp_value: float = 1.0, impl: str = "reference",
+                 init: str = "normal"):
+        super().__init__(n_users, n_items, dim, reg_weight, temp_value, impl, init)
         self.n_users, self.n_layers = n_users, n_layers
         self.register_buffer("adj", normalized_adjacency(n_users, n_items, train_users,
                                                          train_items), persistent=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import Recommender
+from .base import Recommender, init_table
 from .losses import bpr, softmax_ce
 from .scores import gather_scores
 
@@ -15,11 +15,11 @@ def ranking_loss(scores: torch.Tensor, temp: float) -> torch.Tensor:
 
 class MF(Recommender):
     def __init__(self, n_users: int, n_items: int, dim: int = 64, reg_weight: float = 1e-4,
-                 temp_value: float = 1.0, impl: str = "reference"):
+                 temp_value: float = 1.0, impl: str = "reference", init: str = "normal"):
         super().__init__()
         self.impl, self.reg_weight, self.temp = impl, reg_weight, temp_value
-        self.user_emb = nn.Parameter(torch.randn(n_users, dim) * 0.1)
-        self.item_emb = nn.Parameter(torch.randn(n_items, dim) * 0.1)
+        self.user_emb = nn.Parameter(init_table(n_users, dim, init))
+        self.item_emb = nn.Parameter(init_table(n_items, dim, init))
 
     def tables(self):
         return self.user_emb, self.item_emb
