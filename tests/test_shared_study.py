@@ -1,10 +1,12 @@
 """Sweep processes started at once on one study (PostgreSQL, then SQLite) share it: every
-trial runs once, in its own folder, and the results cover the trials of both."""
+trial runs once, in its own folder, and the results cover the trials of both. A process
+killed mid-trial has its trial failed by another, once its heartbeat is stale."""
 from __future__ import annotations
 
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,7 +20,7 @@ from optuna.trial import TrialState
 
 import pg_server
 from graphrec.sweeping.storage import rdb_storage, shown, with_driver
-from sweep_helpers import REPO, TINY
+from sweep_helpers import REPO, TINY, rows_arg
 
 pytestmark = pytest.mark.slow
 STUDY = "shared"
@@ -97,6 +99,51 @@ def test_two_sweeps_share_a_sqlite_study(tmp_path):
     _sweep_together(sweep, f"sqlite:///{sweep}/study.db")
     _check_shared(optuna.load_study(study_name=STUDY, storage=f"sqlite:///{sweep}/study.db"),
                   sweep)
+
+
+def test_a_killed_sweeps_trial_is_failed_by_another_sweep_after_the_grace_period(
+        postgres_url, tmp_path):
+    """Sweep A runs a long trial; sweep B, started meanwhile, leaves it alone (its heartbeat
+    is fresh); A is killed (SIGKILL: nothing of it runs); sweep C, started after the grace
+    period, fails A's trial. Every process has heartbeat 1 s and grace period 5 s."""
+    sweep, grace = tmp_path / "sweep", 5
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    common = [sys.executable, str(REPO / "train.py"), "-m", f"hydra.sweep.dir={sweep}",
+              f"hydra.sweeper.storage={postgres_url}", f"hydra.sweeper.study_name={STUDY}",
+              "hydra.sweeper.heartbeat_interval=1", f"hydra.sweeper.grace_period={grace}",
+              *TINY, "trainer.threads=1"]
+
+    def study() -> optuna.Study:
+        return optuna.load_study(study_name=STUDY, storage=rdb_storage(postgres_url))
+
+    def run(*args: str) -> None:
+        done = subprocess.run(common + list(args), cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=240)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    a = subprocess.Popen(common + ["hydra.sweeper.params=null", rows_arg(
+        {"long": ["trainer.epochs=100000", "trainer.patience=0"]})], cwd=tmp_path, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 150
+        while not (sweep / "0" / ".hydra").exists():
+            assert a.poll() is None and time.time() < deadline, "sweep A did not start"
+            time.sleep(0.2)
+        time.sleep(grace + 1)  # A's trial is older than the grace period, its beat is not
+        run("hydra.sweeper.n_trials=1")  # B: checks for stale trials, runs one trial
+        assert [t.state for t in study().trials] == [TrialState.RUNNING, TrialState.COMPLETE]
+    finally:
+        os.killpg(a.pid, signal.SIGKILL)
+        a.wait(timeout=30)
+    time.sleep(grace + 2)
+    run("hydra.sweeper.n_trials=0")  # C: opens the study, runs nothing
+    killed = study().trials[0]
+    assert killed.state == TrialState.FAIL
+    reason = study().user_attrs["stale:0"]
+    assert reason.startswith(f"stale: no heartbeat from {killed.user_attrs['owner']} for over "
+                             f"{grace} s")
+    assert (sweep / "0" / "error.txt").read_text().strip() == reason
+    assert not (sweep / "0" / "metrics.json").exists()
 
 
 OPEN_AT = """

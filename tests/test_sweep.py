@@ -31,6 +31,8 @@ def test_two_trial_sweep_records_trials_and_pareto_front(sweep_dir):
     for trial in study.trials:
         folder = sweep_dir / str(trial.number)
         assert trial.user_attrs["run_dir"] == str(folder)
+        assert "loader.num_workers" not in trial.params  # TINY fixes loader=fast: ignored
+        assert "batch.size" not in trial.params  # TINY fixes it: a plain value, not searched
         record = json.loads((folder / "metrics.json").read_text())
         assert record["status"] == "completed"
         assert trial.values[0] == pytest.approx(record["throughput"]["samples_per_s"])
@@ -97,6 +99,8 @@ def test_default_sweep_config(tmp_path):
     assert cfg["hydra"]["sweep"]["dir"] == "multirun/clcrec-synthetic-both"
     assert set(sweeper["params"]) >= {"loader", "loader.num_workers", "batch.size", "model.lr",
                                       "sampling.num_neg"}
+    assert sweeper["conditions"] == {"loader.num_workers": {"loader": ["workers"]}}
+    assert (sweeper["heartbeat_interval"], sweeper["grace_period"]) == (60, 180)
     assert config(tmp_path, "sweep.objective=accuracy")["hydra"]["sweeper"]["direction"] == [
         "maximize"]
 

@@ -1,5 +1,5 @@
 """Kill a sweep mid-trial, start it again: nothing finished is lost, the killed trial is
-failed, numbers and folders go on."""
+failed (Optuna's heartbeat, once the grace period has passed), numbers and folders go on."""
 from __future__ import annotations
 
 import os
@@ -14,16 +14,18 @@ from optuna.trial import TrialState
 from sweep_helpers import REPO, TINY, load_study, rows_arg, train
 
 pytestmark = pytest.mark.slow
+GRACE = 3  # s; SQLite's clock has whole seconds, so a trial is stale GRACE + 1 s after a beat
+HEARTBEAT = ["hydra.sweeper.heartbeat_interval=1", f"hydra.sweeper.grace_period={GRACE}"]
 
 
-def _start_long_sweep(tmp_path, wait_for: str, **popen):
+def _start_long_sweep(tmp_path, wait_for: str, *extra: str, **popen):
     """A two-row sweep (a quick trial, then a long one), started; returns when the long
     trial's folder holds ``wait_for``."""
     sweep = tmp_path / "sweep"
     rows = rows_arg({"quick": ["trainer.epochs=1"],
                      "long": ["trainer.epochs=100000", "trainer.patience=0"]})
     cmd = [sys.executable, str(REPO / "train.py"), "-m", f"hydra.sweep.dir={sweep}", *TINY,
-           "hydra.sweeper.params=null", rows]
+           "hydra.sweeper.params=null", rows, *extra]
     env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
     env["PYTHONPATH"] = str(REPO)
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, **popen)
@@ -35,7 +37,7 @@ def _start_long_sweep(tmp_path, wait_for: str, **popen):
 
 
 def test_killed_sweep_resumes_without_losing_or_overwriting(tmp_path):
-    sweep, proc = _start_long_sweep(tmp_path, ".hydra", stdout=subprocess.DEVNULL,
+    sweep, proc = _start_long_sweep(tmp_path, ".hydra", *HEARTBEAT, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL, start_new_session=True)
     time.sleep(1.0)
     os.killpg(proc.pid, signal.SIGKILL)  # no handler can run: the hardest case
@@ -43,12 +45,16 @@ def test_killed_sweep_resumes_without_losing_or_overwriting(tmp_path):
     first = (sweep / "0" / "metrics.json").read_bytes()
     assert load_study(sweep).trials[1].state == TrialState.RUNNING
 
-    train("-m", f"hydra.sweep.dir={sweep}", "hydra.sweeper.n_trials=1", *TINY, cwd=tmp_path)
+    time.sleep(GRACE + 2)  # past the grace period: the resumed sweep finds the trial stale
+    train("-m", f"hydra.sweep.dir={sweep}", "hydra.sweeper.n_trials=1", *TINY, *HEARTBEAT,
+          cwd=tmp_path)
     study = load_study(sweep)
     assert [t.state for t in study.trials] == [TrialState.COMPLETE, TrialState.FAIL,
                                                TrialState.COMPLETE]
-    assert "killed" in study.trials[1].user_attrs["error"]
-    assert "killed" in (sweep / "1" / "error.txt").read_text()
+    killed = study.trials[1]
+    reason = study.user_attrs[f"stale:{killed.number}"]
+    assert reason.startswith("stale: no heartbeat from " + killed.user_attrs["owner"])
+    assert (sweep / "1" / "error.txt").read_text().strip() == reason
     assert (sweep / "0" / "metrics.json").read_bytes() == first
     assert (sweep / "2" / "metrics.json").exists()
 

@@ -10,8 +10,12 @@ What it changes from hydra-optuna-sweeper 1.4.0rc3 (whose search-space parsing i
   not ``completed`` (a diverged run) is a failed trial: its reason goes to ``error.txt`` in its
   folder and to the trial's ``error`` user attribute, and the sweep goes on until more than
   ``max_failure_rate * n_trials`` trials of this invocation have failed;
-* a trial left RUNNING by a sweep process that was killed (same host, process gone) is
-  marked failed when the study is opened again;
+* a trial left RUNNING by a sweep process that was killed is failed through Optuna's
+  heartbeat: the sweep records each running trial's heartbeat, and fails the study's stale
+  trials (``optuna.storages.fail_stale_trials``) when it opens the study and before each
+  batch (:mod:`.heartbeat`; ``heartbeat_interval``, ``grace_period``);
+* ``conditions``: a searched key may be searched only when other keys take given values
+  (``loader.num_workers`` only for ``loader=workers``), define-by-run (:mod:`.space`);
 * ``rows``: a fixed, ordered list of cumulative override rows instead of sampled trials;
 * the SQLite file's folder is created, and the study's directions are checked on resume;
 * several processes may share the study: opening it is retried while another process creates
@@ -23,8 +27,6 @@ import functools
 import json
 import logging
 import math
-import os
-import socket
 import time
 import traceback
 from pathlib import Path
@@ -37,10 +39,12 @@ from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
 from . import report
+from .heartbeat import OWNER, Heartbeat, StaleTrialCallback, ask, fail_stale_trials
 from .resolvers import OBJECTIVES
 from .results import write_results
 from .sampler import TrialSeededSampler
-from .storage import open_study, shown
+from .space import SearchSpace
+from .storage import open_storage, open_study, shown
 
 log = logging.getLogger(__name__)
 SAMPLER_TARGETS = ("hydra_plugins.hydra_optuna_sweeper.*", "optuna.samplers.*")
@@ -49,40 +53,6 @@ PRUNER_TARGETS = ("optuna.pruners.*",)
 
 class SweepAborted(RuntimeError):
     """More trials failed than ``max_failure_rate`` allows."""
-
-
-OWNER = f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def fail_orphans(study: optuna.Study) -> int:
-    """Mark failed the RUNNING trials whose sweep process (on this host) is gone: a sweep
-    killed mid-trial leaves its trial RUNNING. Trials of live processes, or of other hosts
-    sharing the study, are left alone."""
-    host = socket.gethostname()
-    marked = 0
-    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        owner_host, _, pid = t.user_attrs.get("owner", "").rpartition(":")
-        if owner_host != host or not pid.isdigit() or _alive(int(pid)):
-            continue
-        reason = f"killed: its sweep process {owner_host}:{pid} ended while the trial ran"
-        study._storage.set_trial_user_attr(t._trial_id, "error", reason)
-        study._storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
-        run_dir = t.user_attrs.get("run_dir")
-        if run_dir and Path(run_dir).is_dir():
-            (Path(run_dir) / "error.txt").write_text(reason + "\n")
-        log.warning("trial %d marked failed: %s", t.number, reason)
-        marked += 1
-    return marked
 
 
 def _trial_line(study, trial, state: str, names, k: int, todo: int, left_s: float) -> str:
@@ -114,12 +84,24 @@ def _num(v: float) -> str:
 
 class GraphrecSweeperImpl(OptunaSweeperImpl):
     def __init__(self, sampler, direction, storage, study_name, n_trials, n_jobs,
-                 max_failure_rate, custom_search_space, params, rows, pruner=None) -> None:
+                 max_failure_rate, custom_search_space, params, rows, pruner=None,
+                 conditions=None, heartbeat_interval=None, grace_period=None) -> None:
         super().__init__(None, direction, storage, study_name, n_trials, n_jobs,
                          max_failure_rate, custom_search_space, params)
         self.sampler_cfg = sampler
         self.pruner_cfg = pruner
         self.rows = rows
+        self.conditions = conditions
+        if heartbeat_interval is not None and heartbeat_interval <= 0:
+            raise ValueError(f"hydra.sweeper.heartbeat_interval={heartbeat_interval}: a "
+                             "positive number of seconds, or null for no heartbeat")
+        if heartbeat_interval is not None and grace_period is not None \
+                and grace_period <= heartbeat_interval:
+            raise ValueError(f"hydra.sweeper.grace_period={grace_period} must exceed "
+                             f"heartbeat_interval={heartbeat_interval}, else live trials are "
+                             "failed as stale (3x the interval is a sensible value)")
+        self.heartbeat_interval = heartbeat_interval
+        self.grace_period = grace_period
 
     # ------------------------------------------------------------------------- study
     def _make_sampler(self) -> TrialSeededSampler:
@@ -139,19 +121,52 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
         sampler = self._make_sampler()
         pruner = (instantiate(self.pruner_cfg, _execution_whitelist_=PRUNER_TARGETS)
                   if self.pruner_cfg else optuna.pruners.NopPruner())
-        study = open_study(self.study_name, storage, sampler, directions, pruner)
+        heartbeat = {}
+        if self.heartbeat_interval is not None:
+            grace = (self.grace_period if self.grace_period is not None
+                     else 2 * self.heartbeat_interval)  # Optuna's own default
+            heartbeat = dict(heartbeat_interval=self.heartbeat_interval, grace_period=grace,
+                             on_stale=StaleTrialCallback(grace))
+        rdb = open_storage(storage, **heartbeat)
+        study = open_study(self.study_name, rdb, sampler, directions, pruner)
+        self.heartbeat = Heartbeat(rdb, study.study_name)
         found = [d.name.lower() for d in study.directions]
         if found != directions:
             raise ValueError(f"study {study.study_name!r} in {shown(storage)} has directions "
                              f"{found}, this sweep asks for {directions} (sweep.objective "
                              "changed?): set hydra.sweeper.study_name to start another study")
         log.info("Study %s | storage %s | sampler %s seeded per trial | pruner %s | "
-                 "directions %s | %d trials already in it", study.study_name, shown(storage),
-                 sampler.name, type(pruner).__name__, directions, len(study.trials))
-        fail_orphans(study)
+                 "directions %s | %d trials already in it | heartbeat %s", study.study_name,
+                 shown(storage), sampler.name, type(pruner).__name__, directions,
+                 len(study.trials),
+                 f"every {heartbeat['heartbeat_interval']} s, stale after "
+                 f"{heartbeat['grace_period']} s" if heartbeat and rdb else "off")
+        fail_stale_trials(study)
         return study
 
     # ------------------------------------------------------------------------- trials
+    def _configure_trials(self, trials, space: SearchSpace, fixed: dict,
+                          fixed_overrides: list) -> list:
+        """hydra-optuna-sweeper's ``_configure_trials`` on a conditional space: each trial
+        suggests what applies to it (:meth:`SearchSpace.suggest`); fixed values are recorded
+        as user attributes, as there."""
+        overrides = []
+        for trial in trials:
+            params = space.suggest(trial)
+            for name, value in fixed.items():
+                trial.set_user_attr(name, value)
+            if self.custom_search_space_extender:
+                self.custom_search_space_extender(self.config, trial)
+                params = dict(trial.params)
+            overlap = params.keys() & fixed.keys()
+            if overlap:
+                raise ValueError("Overlapping fixed parameters and search space parameters "
+                                 f"found! Overlapping parameters: {sorted(overlap)}")
+            params.update(fixed)
+            overrides.append([f"{name}={value}" for name, value in params.items()]
+                             + list(fixed_overrides))
+        return overrides
+
     def _row_overrides(self, fixed: dict, fixed_overrides: list) -> list:
         """One override list per row; each row adds its overrides to the previous row's (a
         later value of the same key wins), as the guide's '+ this' tables do."""
@@ -209,7 +224,18 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
         return values
 
     def _tell(self, study, trial, ret, n_values: int, objective: str) -> str:
-        """Tell the study how the trial ended; returns its state's name."""
+        """Tell the study how the trial ended; returns its state's name ("stale" when another
+        process failed it already: its heartbeat stopped for longer than the grace period)."""
+        try:
+            return self._tell_once(study, trial, ret, n_values, objective)
+        except optuna.exceptions.UpdateFinishedTrialError as e:
+            log.warning("trial %d was failed by another sweep process while it ran (its "
+                        "heartbeat was older than hydra.sweeper.grace_period: raise it if "
+                        "this machine is that busy); its result is not recorded: %s",
+                        trial.number, e)
+            return "stale"
+
+    def _tell_once(self, study, trial, ret, n_values: int, objective: str) -> str:
         run_dir = Path(ret.hydra_cfg.hydra.runtime.output_dir)
         trial.set_user_attr("run_dir", str(run_dir))
         try:
@@ -252,7 +278,10 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
             run_dir = Path(self.config.hydra.sweep.dir) / str(trial.number)
             if run_dir.is_dir():
                 (run_dir / "error.txt").write_text(reason + "\n")
-            study.tell(trial, state=TrialState.FAIL)
+            try:
+                study.tell(trial, state=TrialState.FAIL)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                pass  # failed as stale by another process meanwhile
         write_results(study, names, results)
         log.warning("sweep interrupted; trial %s marked failed. Run the same command again to "
                     "resume study %s (new trials continue the numbering)",
@@ -266,9 +295,12 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
             self._parse_sweeper_params_config() + list(arguments))
         for name in fixed:
             space.pop(name, None)
-        if self.rows and space:
+        space = SearchSpace(space, fixed, self.conditions, self.config)
+        if space.conditions:
+            log.info("Conditional keys: %s", space.describe())
+        if self.rows and space.space:
             raise ValueError("hydra.sweeper.rows and a search space in hydra.sweeper.params "
-                             f"({', '.join(space)}) exclude each other: set "
+                             f"({', '.join(space.space)}) exclude each other: set "
                              "hydra.sweeper.params=null in a listed sweep")
         rows = self._row_overrides(fixed, fixed_overrides) if self.rows else None
         directions = self._get_directions()
@@ -283,35 +315,39 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
         done = failed = 0
         elapsed = 0.0
         while done < todo:
-            trials = [study.ask() for _ in range(min(self.n_jobs, todo - done))]
-            sweep_dir = Path(self.config.hydra.sweep.dir)
-            for trial in trials:  # known before launch, so a killed trial can be traced
-                trial.set_user_attr("owner", OWNER)
-                trial.set_user_attr("run_dir", str(sweep_dir / str(trial.number)))
-            if rows:
-                batch = rows[done:done + len(trials)]
-                for trial, (name, _) in zip(trials, batch):
-                    trial.set_user_attr("row", name)
-                overrides = [job for _, job in batch]
-            else:
-                overrides = self._configure_trials(trials, space, fixed, fixed_overrides)
-            for trial in trials:
-                report.register(trial)
-            t_batch = time.perf_counter()
-            try:
-                returns = self._launch(trials, overrides)
-            except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the run saved what it could
-                self._interrupted(study, trials, names, results)
-            finally:
+            if done:
+                fail_stale_trials(study)  # a process sharing the study may have died meanwhile
+            trials = [ask(study) for _ in range(min(self.n_jobs, todo - done))]
+            with self.heartbeat.beating(trials):  # from the ask to the tell
+                sweep_dir = Path(self.config.hydra.sweep.dir)
+                for trial in trials:  # known before launch, so a killed trial can be traced
+                    trial.set_user_attr("owner", OWNER)
+                    trial.set_user_attr("run_dir", str(sweep_dir / str(trial.number)))
+                if rows:
+                    batch = rows[done:done + len(trials)]
+                    for trial, (name, _) in zip(trials, batch):
+                        trial.set_user_attr("row", name)
+                    overrides = [job for _, job in batch]
+                else:
+                    overrides = self._configure_trials(trials, space, space.fixed,
+                                                       fixed_overrides)
                 for trial in trials:
-                    report.release(trial.number)
-            elapsed += time.perf_counter() - t_batch
-            for i, (trial, ret) in enumerate(zip(trials, returns)):
-                state = self._tell(study, trial, ret, len(directions), objective)
-                failed += state == "failed"
-                done_one = done + i + 1
-                log.info(_trial_line(study, trial, state, names, done_one, todo,
-                                     elapsed / (done + len(trials)) * (todo - done_one)))
+                    report.register(trial)
+                t_batch = time.perf_counter()
+                try:
+                    returns = self._launch(trials, overrides)
+                except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the run saved what it could
+                    self._interrupted(study, trials, names, results)
+                finally:
+                    for trial in trials:
+                        report.release(trial.number)
+                elapsed += time.perf_counter() - t_batch
+                for i, (trial, ret) in enumerate(zip(trials, returns)):
+                    state = self._tell(study, trial, ret, len(directions), objective)
+                    failed += state in ("failed", "stale")
+                    done_one = done + i + 1
+                    log.info(_trial_line(study, trial, state, names, done_one, todo,
+                                         elapsed / (done + len(trials)) * (todo - done_one)))
             done += len(trials)
             if failed > allowed:
                 write_results(study, names, results)

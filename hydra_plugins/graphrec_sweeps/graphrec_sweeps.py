@@ -51,6 +51,15 @@ class GraphrecSweeperConf(OptunaSweeperConf):
     # An optuna.pruners.* config (_target_ and its arguments), or null for none. It stops
     # trials of single-objective studies from the validations they report.
     pruner: Any = None
+    # Searched keys searched only when other keys take given values, e.g.
+    # {loader.num_workers: {loader: [workers]}}: other trials run with the config's value.
+    conditions: Optional[Dict[str, Dict[str, List[Any]]]] = field(default_factory=dict)
+    # Optuna's heartbeat (RDB storages): each running trial's sweep process writes a
+    # timestamp every heartbeat_interval s; a RUNNING trial whose last one is older than
+    # grace_period s is failed (its process was killed) when a sweep starts on the study and
+    # before each of its batches. null interval: no heartbeat; null grace: twice the interval.
+    heartbeat_interval: Optional[int] = 60
+    grace_period: Optional[int] = 180
 
 
 ConfigStore.instance().store(group="hydra/sweeper", name="graphrec", node=GraphrecSweeperConf,
@@ -58,18 +67,21 @@ ConfigStore.instance().store(group="hydra/sweeper", name="graphrec", node=Graphr
 
 
 class GraphrecSweeper(Sweeper):
-    """hydra-optuna-sweeper's options plus ``rows`` and ``pruner``; see
-    graphrec/sweeping/sweeper.py."""
+    """hydra-optuna-sweeper's options plus ``rows``, ``pruner``, ``conditions``,
+    ``heartbeat_interval`` and ``grace_period``; see graphrec/sweeping/sweeper.py."""
 
     def __init__(self, sampler: Any, direction: Any, storage: Any, study_name: Optional[str],
                  n_trials: int, n_jobs: int, max_failure_rate: float,
                  custom_search_space: Optional[str], params: Any, rows: Any = None,
-                 pruner: Any = None) -> None:
+                 pruner: Any = None, conditions: Any = None,
+                 heartbeat_interval: Optional[int] = 60,
+                 grace_period: Optional[int] = 180) -> None:
         from graphrec.sweeping.sweeper import GraphrecSweeperImpl
 
         self.sweeper = GraphrecSweeperImpl(sampler, direction, storage, study_name, n_trials,
                                            n_jobs, max_failure_rate, custom_search_space,
-                                           params, rows, pruner)
+                                           params, rows, pruner, conditions,
+                                           heartbeat_interval, grace_period)
 
     def setup(self, *, hydra_context, task_function, config) -> None:
         self.sweeper.setup(hydra_context=hydra_context, task_function=task_function,
