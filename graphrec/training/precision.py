@@ -3,10 +3,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from typing import Optional
 
 import torch
 
 log = logging.getLogger(__name__)
+
+
+def cpu_has_bf16() -> Optional[bool]:
+    """Whether the CPU computes bf16 natively (AVX512-BF16 or AMX), from /proc/cpuinfo;
+    None where that cannot be read. Without it, bf16 autocast emulates every product."""
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = fh.read()
+    except OSError:
+        return None
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 class Precision:
@@ -19,6 +31,11 @@ class Precision:
                 torch.backends.cudnn.allow_tf32 = True
             else:
                 log.warning("precision=tf32 has no effect on CPU; running fp32")
+        if mode == "amp" and device.type == "cpu" and cpu_has_bf16() is False:
+            log.warning("precision=amp on a CPU without native bf16 (no avx512_bf16/amx_bf16): "
+                        "bf16 is emulated in software and may be slower than fp32; compare "
+                        "before keeping it: python -m graphrec.bench --configs precision=fp32 "
+                        "precision=amp")
         if mode == "amp_fp16":
             self.scaler = torch.amp.GradScaler("cuda")
 
