@@ -36,6 +36,7 @@ class SyntheticData:
     split: List[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
     feat_dims: List[int] = field(default_factory=lambda: [64, 32, 32])
     feat_noise: float = 0.5
+    cache_dir: str = ""  # generated arrays kept here, keyed by the keys above ('' = off)
 
 
 @dataclass
@@ -110,10 +111,15 @@ class ModelBase:
 
 
 @dataclass
-class MfModel(ModelBase):
-    name: str = "mf"
+class RankingModel(ModelBase):
+    """The models trained with BPR (one negative) or a sampled softmax at ``temp_value``."""
     lr: float = 5e-3
     temp_value: float = 0.2
+
+
+@dataclass
+class MfModel(RankingModel):
+    name: str = "mf"
 
 
 @dataclass
@@ -131,10 +137,36 @@ class ClcrecModel(ModelBase):
     lr_lambda: float = 0.5
     num_sample: float = 0.5
     encoder_hidden: int = 256
+    graph_layers: int = 0
+
+
+@dataclass
+class MmgcnModel(RankingModel):
+    name: str = "mmgcn"
+    reg_weight: float = 1e-5
+    init: str = "xavier_normal"
+    dim_latent: int = 256
+    n_layers: int = 2
+    aggr: str = "mean"
+    concat: bool = False
+
+
+@dataclass
+class VbprModel(RankingModel):
+    name: str = "vbpr"
+    item_bias: bool = True
+
+
+@dataclass
+class DropoutnetModel(RankingModel):
+    name: str = "dropoutnet"
+    hidden: int = 256
+    dropout: float = 0.5
 
 
 # name -> schema; a new model adds its entry here and in graphrec/models/__init__.py.
-MODEL_SCHEMAS = {"clcrec": ClcrecModel, "mf": MfModel, "lightgcn": LightgcnModel}
+MODEL_SCHEMAS = {"clcrec": ClcrecModel, "mf": MfModel, "lightgcn": LightgcnModel,
+                 "mmgcn": MmgcnModel, "vbpr": VbprModel, "dropoutnet": DropoutnetModel}
 
 
 @dataclass
@@ -373,6 +405,11 @@ MODEL_RANGES = {
     "temp_value": (lambda v: v > 0, "a float > 0"),
     "n_layers": (lambda v: v >= 0, "an integer >= 0"),
     "encoder_hidden": (lambda v: v > 0, "an integer > 0"),
+    "graph_layers": (lambda v: v >= 0, "an integer >= 0 (0 = no graph encoder)"),
+    "dim_latent": (lambda v: v > 0, "an integer > 0"),
+    "aggr": (lambda v: v in ("mean", "add"), "one of mean|add"),
+    "hidden": (lambda v: v > 0, "an integer > 0"),
+    "dropout": (lambda v: 0.0 <= v <= 1.0, "a float in [0, 1]"),
 }
 
 
@@ -420,6 +457,10 @@ def _validate_loggers(cfg) -> None:
                           "pip install -e \".[tensorboard]\"")
 
 
+# Models that read item features (data.features must not be empty).
+FEATURE_MODELS = {"clcrec", "mmgcn", "vbpr", "dropoutnet"}
+
+
 def validate_against_data(cfg, data) -> None:
     """Rules that need the data's sizes (num_neg below the number of candidates)."""
     n_cand = data.n_warm if cfg.sampling.candidates == "warm" else data.n_items
@@ -440,6 +481,7 @@ def validate_against_data(cfg, data) -> None:
     if n_cand_min <= 0:
         raise ConfigError(f"sampling.candidates={cfg.sampling.candidates!r} is invalid for this "
                           "data: some user has interacted with every candidate item")
-    if cfg.model.name == "clcrec" and not data.features:
-        raise ConfigError("model.name='clcrec' needs item features, and this data has none "
-                          "(set data.features=synthetic or give feat_v/feat_a/feat_t files)")
+    if cfg.model.name in FEATURE_MODELS and not data.features:
+        raise ConfigError(f"model.name={cfg.model.name!r} needs item features, and this data "
+                          "has none (set data.features=synthetic or give feat_v/feat_a/feat_t "
+                          "files)")

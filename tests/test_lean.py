@@ -40,8 +40,19 @@ def a_batch(cfg, data):
     ("clcrec", []),
     ("clcrec", ["sampling.candidates=all"]),  # cold items in the batch: every row encoded
     ("mf", []),
-    ("mf", ["sampling=neg1"]),  # BPR
+    ("mf", ["sampling.num_neg=1"]),  # BPR (TINY sets num_neg: sampling=neg1 would lose)
     ("lightgcn", []),
+    ("clcrec", ["model.graph_layers=2"]),  # CLCRec over a LightGCN-propagated id table
+    ("clcrec", ["model.graph_layers=2", "sampling.candidates=all"]),
+    ("mmgcn", []),
+    ("mmgcn", ["sampling.num_neg=1", "model.concat=true"]),  # BPR, the concat combination
+    ("vbpr", []),
+    ("vbpr", ["sampling.candidates=all"]),  # cold items in the batch: feature part only
+    # BPR; lean projects the catalogue only when it is no larger than the batch's slots
+    ("vbpr", ["sampling.num_neg=1", "batch.size=128", "model.item_bias=false"]),
+    ("dropoutnet", []),  # the preference dropout is drawn the same in both impls
+    ("dropoutnet", ["sampling.candidates=all"]),  # cold items: zero preference input
+    ("dropoutnet", ["sampling.num_neg=1", "batch.size=128"]),  # BPR
 ])
 def test_lean_equals_reference(model, extra):
     cfg = make_cfg([f"model={model}", "loader=fast"] + extra)

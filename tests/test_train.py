@@ -25,7 +25,7 @@ def _popularity_recall(data) -> float:
 @pytest.mark.parametrize("model,extra", [
     ("clcrec", []),
     ("mf", []),
-    ("mf", ["sampling=neg1"]),  # BPR
+    ("mf", ["sampling.num_neg=1"]),  # BPR (TINY sets num_neg: sampling=neg1 would lose)
     ("lightgcn", []),
 ])
 def test_each_model_beats_popularity(tmp_path, model, extra):

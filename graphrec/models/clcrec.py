@@ -12,6 +12,15 @@
 users against whole tables and gather the sampled columns (:mod:`.scores`), normalise the
 tables once, reduce with logsumexp, gather item norms instead of norming gathered rows, and
 on CPU encode only the warm items' features when the batch holds no cold item.
+
+``graph_layers=N > 0`` puts a graph encoder under the id embeddings (the seed user's
+``main_graph.py`` variant): once per step the whole ``[users + items, d]`` id table is
+propagated over the normalised training graph as LightGCN does (no weights, the mean of
+layers ``0..N``, one ``torch.sparse.mm`` per layer), and both contrastive terms, both impls
+and ranking read that table instead of the raw one. The regulariser stays on the raw (ego)
+rows, as LightGCN's does. Cold items have no training edge, so their propagated row is their
+own ego row / (N + 1); ranking scores them with their encoded features as before. ``N = 0``
+runs exactly the computations it ran before the option existed.
 """
 from __future__ import annotations
 
@@ -21,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Recommender, init_table
+from .lightgcn import normalized_adjacency, propagate_mean
 from .losses import seed_contrastive, softmax_ce
 from .scores import gather_scores
 
@@ -34,7 +44,10 @@ class CLCRec(Recommender):
     def __init__(self, n_users: int, n_items: int, warm_mask: np.ndarray, features: dict,
                  dim: int = 64, reg_weight: float = 0.1, temp_value: float = 2.0,
                  lr_lambda: float = 0.5, num_sample: float = 0.5, encoder_hidden: int = 256,
-                 impl: str = "reference", init: str = "xavier_normal"):
+                 impl: str = "reference", init: str = "xavier_normal", graph_layers: int = 0,
+                 train_pairs: tuple | None = None):
+        """``train_pairs`` = (users, items) of every training pair: the graph, needed only
+        when ``graph_layers > 0``."""
         super().__init__()
         if not features:
             raise ValueError("CLCRec needs item features (feat_v/feat_a/feat_t)")
@@ -57,6 +70,19 @@ class CLCRec(Recommender):
         self.encoder_layer1 = nn.Linear(self.feat.shape[1], encoder_hidden)
         self.encoder_layer2 = nn.Linear(encoder_hidden, dim)
         self._feat_cast = None
+        self.graph_layers = graph_layers
+        if graph_layers:
+            if train_pairs is None:
+                raise ValueError("CLCRec with graph_layers > 0 needs the training pairs")
+            self.register_buffer("adj", normalized_adjacency(n_users, n_items, *train_pairs),
+                                 persistent=False)
+
+    def id_table(self) -> torch.Tensor:
+        """The ``[users + items, d]`` id table the losses and ranking read: the parameter
+        itself, or with ``graph_layers`` its LightGCN propagation (mean of layers 0..N)."""
+        if not self.graph_layers:
+            return self.id_embedding
+        return propagate_mean(self.adj, self.id_embedding, self.graph_layers)
 
     def encoder(self, n_rows: int | None = None) -> torch.Tensor:
         """Encoded features of the first ``n_rows`` feature rows (all by default), row order."""
@@ -94,9 +120,10 @@ class CLCRec(Recommender):
         item_tensor = items.reshape(-1)
         feature = self.item_features()
         all_item_feat = feature[item_tensor]
-        user_embedding = self.id_embedding[user_tensor]
-        pos_item_embedding = self.id_embedding[pos_item_tensor + self.n_users]
-        all_item_embedding = self.id_embedding[item_tensor + self.n_users]
+        table = self.id_table()
+        user_embedding = table[user_tensor]
+        pos_item_embedding = table[pos_item_tensor + self.n_users]
+        all_item_embedding = table[item_tensor + self.n_users]
         head_feat = F.normalize(all_item_feat, dim=1)
         head_embed = F.normalize(pos_item_embedding, dim=1)
         all_item_input = all_item_embedding.clone()
@@ -109,6 +136,9 @@ class CLCRec(Recommender):
 
         cl1 = contrastive(head_embed, head_feat)
         cl2 = contrastive(user_embedding, all_item_input)
+        if self.graph_layers:  # the regulariser reads the ego rows
+            user_embedding = self.id_embedding[user_tensor]
+            all_item_embedding = self.id_embedding[item_tensor + self.n_users]
         reg = (torch.sqrt((user_embedding ** 2).sum(1)).mean()
                + torch.sqrt((all_item_embedding ** 2).sum(1)).mean()) / 2
         return cl1, cl2, reg
@@ -117,7 +147,8 @@ class CLCRec(Recommender):
     def _lean_terms(self, users, items):
         b, m = items.shape
         # One gather of the batch's users and every item: one dense gradient for the table.
-        emb = self.id_embedding.index_select(0, torch.cat([users, self.item_ids]))
+        rows_of = torch.cat([users, self.item_ids])
+        emb = self.id_table().index_select(0, rows_of)
         user_emb, item_emb = emb[:b], emb[b:]
         flat = items.reshape(-1)  # index_select: several times faster than [] indexing on CPU
         rows = self.row_of_item.index_select(0, flat).view(b, m)
@@ -143,14 +174,18 @@ class CLCRec(Recommender):
         # gets it once): weight the table side's gradient by the copies.
         s2 = gather_scores(user_emb, both, cols, table_weight=copies.clamp(min=1))
         cl2 = softmax_ce(s2 / self.temp_value)
+        if self.graph_layers:  # the regulariser reads the ego rows
+            ego = self.id_embedding.index_select(0, rows_of)
+            user_emb, item_emb = ego[:b], ego[b:]
         item_norms = item_emb.norm(dim=1).index_select(0, flat)
         reg = (user_emb.norm(dim=1).mean() + item_norms.mean()) / 2
         return cl1, cl2, reg
 
     @torch.no_grad()
     def scorer(self):
-        item_emb = self.id_embedding[self.n_users:]
+        table = self.id_table()
+        item_emb = table[self.n_users:]
         items = torch.where(self.warm.unsqueeze(1), item_emb,
                             self.item_features().to(item_emb.dtype))
-        users = self.id_embedding[:self.n_users]
+        users = table[:self.n_users]
         return lambda u: users[u] @ items.T

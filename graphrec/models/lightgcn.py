@@ -1,6 +1,13 @@
 """LightGCN (He et al., 2020): mean of K propagations over the normalised bipartite graph,
-with torch sparse ops; the loss and both impls come from :class:`MF`."""
+with torch sparse ops; the loss and both impls come from :class:`MF`.
+
+The graph is kept as CSR: on CPU ``torch.sparse.mm`` with a CSR matrix is ~10x faster than with
+a COO one (ml-100k, 64 wide: 1.3 vs 14 ms a product). D^-1/2 A D^-1/2 is symmetric, so the
+backward of a propagation is the same product on the gradient (:class:`_SymmetricSpMM`)
+instead of autograd's transposed, re-coalesced copy of the matrix at every step."""
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import torch
@@ -21,6 +28,40 @@ def normalized_adjacency(n_users: int, n_items: int, users: np.ndarray, items: n
                                    check_invariants=False).coalesce()
 
 
+def csr(adj: torch.Tensor) -> torch.Tensor:
+    """``adj`` (sparse COO) as sparse CSR, without torch's "beta" warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return adj.to_sparse_csr()
+
+
+class _SymmetricSpMM(torch.autograd.Function):
+    """``adj @ x`` for a symmetric sparse ``adj``: the gradient to ``x`` is ``adj @ grad``."""
+
+    @staticmethod
+    def forward(ctx, adj, x):
+        ctx.adj = adj
+        return torch.sparse.mm(adj, x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return None, torch.sparse.mm(ctx.adj, grad)
+
+
+def propagate_mean(adj: torch.Tensor, ego: torch.Tensor, n_layers: int) -> torch.Tensor:
+    """Mean of ``ego`` and its ``n_layers`` propagations over ``adj`` (LightGCN's layer
+    combination). In fp32 under autocast too: autocast would run the sparse product in bf16,
+    whose backward then fails outside the autocast region on CPU. A CSR ``adj`` is taken as
+    symmetric (as :func:`normalized_adjacency` is): its backward reuses it as is."""
+    acc = e = ego
+    sym = adj.layout == torch.sparse_csr
+    with torch.autocast(ego.device.type, enabled=False):
+        for _ in range(n_layers):
+            e = _SymmetricSpMM.apply(adj, e.float()) if sym else torch.sparse.mm(adj, e.float())
+            acc = acc + e
+    return acc / (n_layers + 1)
+
+
 class LightGCN(MF):
     def __init__(self, n_users: int, n_items: int, train_users: np.ndarray,
                  train_items: np.ndarray, dim: int = 64, n_layers: int = 3,
@@ -28,14 +69,22 @@ class LightGCN(MF):
                  init: str = "normal"):
         super().__init__(n_users, n_items, dim, reg_weight, temp_value, impl, init)
         self.n_users, self.n_layers = n_users, n_layers
-        self.register_buffer("adj", normalized_adjacency(n_users, n_items, train_users,
-                                                         train_items), persistent=False)
+        # The CSR graph's three arrays as plain buffers (they follow .to(device); a CSR
+        # tensor itself cannot be deep-copied); the CSR view is rebuilt per step, for free.
+        adj = csr(normalized_adjacency(n_users, n_items, train_users, train_items))
+        self.register_buffer("adj_crow", adj.crow_indices(), persistent=False)
+        self.register_buffer("adj_col", adj.col_indices(), persistent=False)
+        self.register_buffer("adj_val", adj.values(), persistent=False)
+
+    def adjacency(self) -> torch.Tensor:
+        """D^-1/2 A D^-1/2, users first, as sparse CSR on the model's device."""
+        n = len(self.adj_crow) - 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.sparse_csr_tensor(self.adj_crow, self.adj_col, self.adj_val, (n, n),
+                                           check_invariants=False)
 
     def tables(self):
         ego = torch.cat([self.user_emb, self.item_emb], dim=0)
-        acc, e = ego, ego
-        for _ in range(self.n_layers):
-            e = torch.sparse.mm(self.adj, e)
-            acc = acc + e
-        out = acc / (self.n_layers + 1)
+        out = propagate_mean(self.adjacency(), ego, self.n_layers)
         return out[:self.n_users], out[self.n_users:]

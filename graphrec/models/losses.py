@@ -19,3 +19,15 @@ def seed_contrastive(scores: torch.Tensor) -> torch.Tensor:
 def bpr(scores: torch.Tensor) -> torch.Tensor:
     """BPR with one negative: -log sigmoid(s_pos - s_neg)."""
     return -F.logsigmoid(scores[:, 0] - scores[:, 1]).mean()
+
+
+def mean_sq_rows(table: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``(table[idx] ** 2).sum(-1).mean()``, the L2 term of a batch's rows, without the
+    scatter-add that the backward of a gather costs on CPU when the table is small: then the
+    squared norm of every row is weighted by how often ``idx`` names it (the gradient is
+    elementwise). Tables larger than ``4 * idx.numel()`` rows are gathered."""
+    idx = idx.reshape(-1)
+    if table.shape[0] > 4 * idx.numel():
+        return table.index_select(0, idx).pow(2).sum(1).mean()
+    counts = torch.bincount(idx, minlength=table.shape[0]).to(table.dtype)
+    return (table.pow(2).sum(1) @ counts) / idx.numel()

@@ -27,7 +27,7 @@ from ..models import build_model
 from ..reporting import write_json
 from ..reporting.loggers import Loggers
 from ..sampling import build_sampler
-from . import accel, checkpoint, distributed
+from . import accel, advice, checkpoint, distributed
 from .clock import Clock
 from .faults import Fault, InterruptFlag
 from .meter import ThroughputMeter, peak_memory
@@ -407,7 +407,7 @@ def _train(cfg, out: Path, data, world: distributed.World, device: torch.device,
         torch.set_num_threads(cfg.trainer.threads)
     seed_everything(cfg.trainer.seed)
     if data is None:
-        data = load_data(cfg.data)
+        data = load_data(advice.data_config(cfg))
     validate_against_data(cfg, data)
     if cfg.batch.size > data.n_train:
         log.warning("batch.size=%d is larger than the %d training pairs: every step is one "
