@@ -39,6 +39,9 @@ def a_batch(cfg, data):
 @pytest.mark.parametrize("model,extra", [
     ("clcrec", []),
     ("clcrec", ["sampling.candidates=all"]),  # cold items in the batch: every row encoded
+    # catalogue >> the batch's columns: only the drawn items are encoded (issue 15)
+    ("clcrec", ["batch.size=4", "sampling.num_neg=8"]),
+    ("clcrec", ["batch.size=4", "sampling.num_neg=8", "sampling.candidates=all"]),
     ("mf", []),
     ("mf", ["sampling.num_neg=1"]),  # BPR (TINY sets num_neg: sampling=neg1 would lose)
     ("lightgcn", []),
@@ -116,3 +119,17 @@ def test_block_scores_equal_plain_autograd(monkeypatch):
     torch.testing.assert_close(s, ref, **TOL)
     torch.testing.assert_close(gq, gq_ref, **TOL)
     torch.testing.assert_close(gt, gt_ref, **TOL)
+
+
+def test_lean_clcrec_encodes_only_the_drawn_items_of_a_large_catalogue():
+    """Issue 15.3: with few columns per batch, the encoder sees only the items drawn."""
+    cfg = make_cfg(["model=clcrec", "loader=fast", "batch.size=4", "sampling.num_neg=8"])
+    data = load_data(cfg.data)
+    _, lean = pair(cfg, data)
+    users, items = a_batch(cfg, data)
+    seen = []
+    encoder = lean.encoder
+    lean.encoder = lambda n_rows=None, rows=None: seen.append(rows) or encoder(n_rows, rows)
+    lean.loss(users, items)
+    assert seen and seen[0] is not None
+    assert len(seen[0]) == len(torch.unique(items)) < data.n_warm

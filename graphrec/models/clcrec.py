@@ -11,7 +11,8 @@
 ``lean`` is the same maths, loss and gradients (``tests/test_lean.py``): score the batch's
 users against whole tables and gather the sampled columns (:mod:`.scores`), normalise the
 tables once, reduce with logsumexp, gather item norms instead of norming gathered rows, and
-on CPU encode only the warm items' features when the batch holds no cold item.
+on CPU encode only the items drawn when the catalogue is much larger than the batch's
+columns (else only the warm items' when the batch holds no cold item).
 
 ``graph_layers=N > 0`` puts a graph encoder under the id embeddings (the seed user's
 ``main_graph.py`` variant): once per step the whole ``[users + items, d]`` id table is
@@ -33,6 +34,10 @@ from .base import Recommender, init_table
 from .lightgcn import normalized_adjacency, propagate_mean
 from .losses import seed_contrastive, softmax_ce
 from .scores import gather_scores
+
+
+# Encode only the drawn items when the warm catalogue is this many times the batch's columns.
+SUBSET_FACTOR = 2
 
 
 def hybrid_index(n: int, num_sample: float, device) -> torch.Tensor:
@@ -84,11 +89,16 @@ class CLCRec(Recommender):
             return self.id_embedding
         return propagate_mean(self.adj, self.id_embedding, self.graph_layers)
 
-    def encoder(self, n_rows: int | None = None) -> torch.Tensor:
-        """Encoded features of the first ``n_rows`` feature rows (all by default), row order."""
-        x = self.feat if n_rows is None else self.feat[:n_rows]
+    def encoder(self, n_rows: int | None = None, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Encoded features of the first ``n_rows`` feature rows (all by default), or of the
+        feature rows ``rows``, in that order."""
+        x = self.feat
         if torch.is_autocast_enabled(x.device.type):
-            x = self._cast_feat(torch.get_autocast_dtype(x.device.type))[:len(x)]
+            x = self._cast_feat(torch.get_autocast_dtype(x.device.type))
+        if rows is not None:
+            x = x.index_select(0, rows)
+        elif n_rows is not None:
+            x = x[:n_rows]
         return self.encoder_layer2(F.leaky_relu(self.encoder_layer1(x)))
 
     def _cast_feat(self, dtype) -> torch.Tensor:
@@ -152,11 +162,18 @@ class CLCRec(Recommender):
         user_emb, item_emb = emb[:b], emb[b:]
         flat = items.reshape(-1)  # index_select: several times faster than [] indexing on CPU
         rows = self.row_of_item.index_select(0, flat).view(b, m)
-        # The first layer over 2276-wide features is most of a CPU step: encode only the warm
-        # block when the batch holds no cold item. Elsewhere reading the max would stall the
-        # device, and encoding every item costs little there.
-        warm_only = items.device.type == "cpu" and int(rows.max()) < self.n_warm
-        feature = self.encoder(self.n_warm if warm_only else None)  # [rows, d]
+        # The first layer over 2276-wide features is most of a CPU step. With a catalogue much
+        # larger than the batch's columns, encode only the rows drawn (rows becomes their
+        # index in that subset); otherwise only the warm block when the batch holds no cold
+        # item. On a GPU both would stall the device on a host read, and encoding every item
+        # costs little there.
+        if items.device.type != "cpu":
+            feature = self.encoder()  # [rows, d]
+        elif SUBSET_FACTOR * flat.numel() < self.n_warm:
+            needed, rows = torch.unique(rows, return_inverse=True)
+            feature = self.encoder(rows=needed)
+        else:
+            feature = self.encoder(self.n_warm if int(rows.max()) < self.n_warm else None)
 
         head_embed = F.normalize(item_emb[items[:, 0]], dim=1)
         cl1 = softmax_ce(gather_scores(head_embed, F.normalize(feature, dim=1), rows)
