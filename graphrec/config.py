@@ -131,6 +131,7 @@ class LightgcnModel(MfModel):
 @dataclass
 class ClcrecModel(ModelBase):
     name: str = "clcrec"
+    lr: float = 1e-2
     reg_weight: float = 0.1
     init: str = "xavier_normal"
     temp_value: float = 2.0

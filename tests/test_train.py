@@ -103,3 +103,18 @@ def test_batch_larger_than_the_data_warns_once(tmp_path, caplog):
         train(make_cfg(["trainer.epochs=1", "batch.size=100000"]), str(tmp_path))
     lines = [r.message for r in caplog.records if "larger than the" in r.message]
     assert len(lines) == 1 and "batch.size=100000" in lines[0]
+
+
+@pytest.mark.slow
+def test_the_default_run_improves_over_most_of_its_epochs(tmp_path):
+    """Issue 11.8: `python train.py` as a newcomer runs it reads well: validation rises over
+    most epochs and peaks late (with CLCRec main.py's lr 1e-3 it peaked at epoch 2 of 10
+    and fell until early stopping)."""
+    import csv
+
+    metrics = train(make_cfg(["trainer.progress=false"], tiny=False), out_dir=str(tmp_path))
+    rows = [r for r in csv.DictReader(open(tmp_path / "epochs.csv"))]
+    val = [float(r["val_recall@20"]) for r in rows]
+    rises = sum(b > a for a, b in zip(val, val[1:]))
+    assert len(val) == 10 and rises >= 7, val
+    assert metrics["best_epoch"] >= 7 and metrics["stop_reason"] == "epochs"
