@@ -12,6 +12,20 @@
 * ``target``: each configuration trains to ``--target`` (val Recall@20; validation every
   ``--eval-every-s`` training seconds, all of it on the clock) or ``--budget`` seconds;
   prints the median time to target and the speed-up over the first configuration.
+* ``scale``: cost as the work grows. Each size (``--sizes``: data options, or ``--configs``:
+  override strings, one per size) runs in a fresh process, so its peak memory is its own:
+  data load (generation or cache), the fast sampler alone, the lean step of each
+  ``--models`` (``--steps`` steps after ``--warmup``; batch 1024, 512 negatives unless the
+  size's overrides say otherwise) and one full validation, timed. Writes ``scale.md``,
+  ``scale.json`` and a log-log plot ``scale.png`` of cost against training pairs into
+  ``--scale-dir`` (``benchmarks/scale/``).
+* ``recbole``: graphrec against RecBole 1.2.1 (when importable: ``pip install -e
+  ".[recbole]"``) on the ml-100k folder ``--data-path``: BPR and LightGCN at RecBole's
+  settings (batch 2048, 1 negative; ``+experiment=recbole_*_ml100k``), each side training
+  ``--epochs`` epochs per round, in alternation graphrec RecBole graphrec RecBole ...
+  (``--rounds``). A sample is one positive pair with its negative on both sides; samples/s
+  is the training pairs over the median epoch time (RecBole: ``Trainer._train_epoch``, its
+  sampler included; graphrec: the epoch on its clock, validation excluded on both sides).
 
 The data is generated once per data config and passed to ``train(cfg, out_dir, data=data)``.
 Speed runs see it without val/test items, so the final evaluation ``train`` always does costs
@@ -28,7 +42,11 @@ import json
 import logging
 import os
 import platform
+import resource
+import shlex
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -47,11 +65,12 @@ from .config import resolve_device
 from .data import load_data
 from .evaluation import clcrec_reference, evaluate
 from .models import build_model
-from .sampling import DataLoaderSampler, DeviceSampler
+from .sampling import DataLoaderSampler, DeviceSampler, build_sampler
 from .training import train
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "RESULTS.md"
+SCALE_DIR = ROOT / "benchmarks" / "scale"
 HEADER = ("| date | mode | configuration | result | vs first | runs | machine | device | "
           "torch | note |\n|---|---|---|---|---|---|---|---|---|---|\n")
 log = logging.getLogger("graphrec.bench")
@@ -303,6 +322,101 @@ class Bench:
                         len(times[name]), device_name(device),
                         f"checked vs CLCRec within {worst:.0e}")
 
+    def run_scale(self):
+        """Each size in its own process (:func:`scale_child`), then the table and the plot."""
+        a = self.args
+        sizes = a.configs
+        out_dir = Path(a.scale_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        results = []
+        for size in sizes:
+            with tempfile.TemporaryDirectory() as tmp:
+                out = Path(tmp) / "scale.json"
+                cmd = [sys.executable, "-m", "graphrec.bench", "--scale-child", size,
+                       "--scale-out", str(out), "--steps", str(a.steps),
+                       "--warmup", str(a.warmup), "--models", a.models,
+                       "--device", a.device] + (["--no-eval"] if a.no_eval else [])
+                print(f"scale | {size} | {' '.join(shlex.quote(c) for c in cmd[1:])}",
+                      flush=True)
+                proc = subprocess.run(cmd, cwd=ROOT)
+                if proc.returncode or not out.exists():
+                    raise RuntimeError(f"scale: the run for {size!r} failed "
+                                       f"(exit {proc.returncode})")
+                res = json.loads(out.read_text())
+            results.append(res)
+            self.record("scale", size, _scale_summary(res), "", 1, res["device"])
+        table = scale_table(results)
+        (out_dir / "scale.md").write_text(
+            f"`python -m graphrec.bench {' '.join(shlex.quote(x) for x in sys.argv[1:])}`"
+            f"\n\n{machine()}, torch {torch.__version__}\n\n{table}")
+        (out_dir / "scale.json").write_text(json.dumps(results, indent=1))
+        scale_plot(results, out_dir / "scale.png")
+        print("\n" + table, flush=True)
+        print(f"scale: table {out_dir / 'scale.md'}, plot {out_dir / 'scale.png'}", flush=True)
+        self.scale_results = results
+
+    def run_recbole(self):
+        """graphrec and RecBole, BPR and LightGCN at batch 2048 with 1 negative, alternating."""
+        a = self.args
+        rb = import_recbole()  # first: without RecBole this mode only says how to get it
+        if rb is None or isinstance(rb, str):
+            why = "is not installed" if rb is None else f"does not import ({rb})"
+            raise SystemExit(f"python -m graphrec.bench --mode recbole: RecBole {why}. "
+                             "Install it with: pip install -e \".[recbole]\" (RecBole "
+                             "1.2.1), then run this again.")
+        if not a.data_path:
+            raise SystemExit("python -m graphrec.bench --mode recbole: --data-path is required "
+                             "(RecBole's atomic ml-100k folder, with ml-100k.inter)")
+        folder = Path(a.data_path)
+        folder = folder.parent if folder.is_file() else folder
+        if not (folder / f"{folder.name}.inter").is_file():  # else RecBole would download
+            raise SystemExit(f"--data-path {a.data_path}: no {folder.name}.inter in {folder} "
+                             "(RecBole reads DATASET/DATASET.inter)")
+        device = resolve_device(a.device)
+        if a.threads > 0:  # both sides run in this process: one setting for both
+            torch.set_num_threads(a.threads)
+        models = [m for m in a.recbole_models.split(",") if m]
+        unknown = sorted(set(models) - set(RECBOLE_MODELS))
+        if unknown:
+            raise SystemExit(f"--recbole-models: unknown {unknown}; allowed "
+                             + ",".join(RECBOLE_MODELS))
+        sides = {}
+        for m in models:
+            cfg = compose_cfg([f"+experiment=recbole_{m}_ml100k", f"data.path={folder}",
+                               f"trainer.epochs={a.epochs}", "trainer.eval_every=0",
+                               "trainer.patience=0", "trainer.progress=false",
+                               f"trainer.device={device.type}"])
+            sides[m] = (cfg, RecboleSide(RECBOLE_MODELS[m], folder, device))
+        speeds = {(m, side): [] for m in models for side in ("graphrec", "RecBole")}
+        try:
+            for r in range(a.rounds):
+                for m, (cfg, recbole) in sides.items():
+                    data = self.data(cfg, heldout=False)
+                    with tempfile.TemporaryDirectory() as out:
+                        met = train(cfg, out, data=data)
+                    speeds[m, "graphrec"].append(data.n_train / met["throughput"]["epoch_s"])
+                    speeds[m, "RecBole"].append(recbole.samples_per_s(a.epochs, seed=r))
+                    print(f"round {r} | {m} | graphrec {speeds[m, 'graphrec'][-1]:,.0f} | "
+                          f"RecBole {speeds[m, 'RecBole'][-1]:,.0f} samples/s", flush=True)
+        finally:
+            for _, recbole in sides.values():
+                recbole.close()
+        lines = ["| model | graphrec samples/s | RecBole samples/s | graphrec / RecBole |",
+                 "|---|---:|---:|---:|"]
+        for m in models:
+            g = statistics.median(speeds[m, "graphrec"])
+            rbs = statistics.median(speeds[m, "RecBole"])
+            what = (f"{RECBOLE_MODELS[m]} ml-100k, batch 2048, 1 negative, "
+                    f"{a.epochs} epochs x {a.rounds} rounds")
+            self.record("recbole", f"RecBole 1.2.1 {what}", f"{rbs:,.0f} samples/s", "1.00x",
+                        a.rounds, device_name(device))
+            self.record("recbole", f"graphrec +experiment=recbole_{m}_ml100k, {what}",
+                        f"{g:,.0f} samples/s", f"{g / rbs:.2f}x", a.rounds,
+                        device_name(device))
+            lines.append(f"| {RECBOLE_MODELS[m]} | {g:,.0f} | {rbs:,.0f} | {g / rbs:.2f}x |")
+        print("\nmedians over rounds (each round: the median epoch of a fresh run)\n"
+              + "\n".join(lines), flush=True)
+
     # ------------------------------------------------------------------ output
     def report(self):
         table = "".join("| " + " | ".join(str(v) for v in r.values()) + " |\n" for r in self.rows)
@@ -322,6 +436,304 @@ class Bench:
                 fh.writelines(json.dumps(r) + "\n" for r in self.rows)
 
 
+# ---------------------------------------------------------------------- scale
+SCALE_SIZES = "synthetic_seed,synthetic_10m,synthetic_25m"
+# what every size runs, before the size's own overrides (which win)
+SCALE_BASE = ["batch.size=1024", "sampling.num_neg=512", "loader=fast", "precision=fp32",
+              "trainer.progress=false", "trainer.eval_every=0"]
+
+
+def _peak_mb() -> float:
+    """This process's peak resident memory (VmHWM), MB."""
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _reset_peak() -> bool:
+    """Start a new peak (Linux: writing 5 to clear_refs resets VmHWM); False if it can't."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def scale_child(size: str, out: str, steps: int, warmup: int, models: str, device: str,
+                evaluate_too: bool = True) -> dict:
+    """One size, in this (fresh) process: each phase's time, throughput and peak memory."""
+    overrides = ["data=" + size] if "=" not in size else shlex.split(size)
+    keys = {o.split("=", 1)[0] for o in overrides}
+    base = [o for o in SCALE_BASE if o.split("=", 1)[0] not in keys]
+    base += [] if device == "auto" else [f"trainer.device={device}"]
+    cfg = compose_cfg(base + overrides)
+    dev = resolve_device(cfg.trainer.device)
+    phases, res = {}, {"size": size, "device": device_name(dev), "torch": torch.__version__}
+
+    def phase(name, t0, **extra):
+        phases[name] = {"s": round(time.perf_counter() - t0, 3), "peak_mb": round(_peak_mb()),
+                        **extra}
+        if dev.type == "cuda":  # the device's own peak too, per phase
+            phases[name]["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated(dev) / 2**20)
+            torch.cuda.reset_peak_memory_stats(dev)
+        print(f"scale child | {size} | {name}: {phases[name]}", flush=True)
+        _reset_peak()
+
+    _reset_peak()
+    t = time.perf_counter()
+    data = load_data(cfg.data)
+    extra = {}
+    if data.meta.get("cache") == "miss":  # built and stored: time the load a later run gets
+        del data
+        gc.collect()
+        t2 = time.perf_counter()
+        data = load_data(cfg.data)
+        extra["cached_s"] = round(time.perf_counter() - t2, 3)
+        t += time.perf_counter() - t2
+    phase("load", t, cache=data.meta.get("cache", "none") if not extra else "miss",
+          generator=data.meta.get("generator", ""), **extra)
+    res.update(data.summary(), name=cfg.data.name,
+               features=int(sum(f.shape[1] for f in data.features.values())),
+               batch=int(cfg.batch.size), num_neg=int(cfg.sampling.num_neg))
+    train_only = dataclasses.replace(
+        data, val_indptr=np.zeros(data.n_users + 1, dtype=np.int64),
+        val_indices=np.zeros(0, dtype=np.int64), test_indptr=np.zeros(data.n_users + 1,
+                                                                      dtype=np.int64),
+        test_indices=np.zeros(0, dtype=np.int64))
+
+    # the fast sampler alone: set-up (tables and the epoch permutation), then batches
+    t = time.perf_counter()
+    sampler = build_sampler(train_only, cfg, dev)
+    batches = sampler.epoch(0)
+    next(batches)
+    setup = time.perf_counter() - t
+    for _ in range(warmup):
+        next(batches)
+    t = time.perf_counter()
+    for _ in range(steps):
+        next(batches)
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+    rate = steps * cfg.batch.size / (time.perf_counter() - t)
+    phase("sampler", t, samples_per_s=round(rate), setup_s=round(setup, 3),
+          method=sampler.method)
+    del batches, sampler
+    gc.collect()
+
+    for name in [m for m in models.split(",") if m]:
+        mcfg = compose_cfg(base + overrides + [
+            f"model={name}", "model.impl=lean", f"trainer.max_steps={warmup + steps}",
+            f"trainer.log_every={max(1, min(warmup or steps, steps))}"])
+        t = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            m = train(mcfg, tmp, data=train_only)
+        phase(name, t, samples_per_s=round(m["throughput"]["samples_per_s"]),
+              steps=int(m["steps"]))
+        gc.collect()
+
+    if evaluate_too:
+        model = build_model(compose_cfg(base + overrides + ["model=mf"]).model, data,
+                            "lean").to(dev).eval()
+        score = model.scorer()
+        t = time.perf_counter()
+        val = evaluate(score, data, "val", ks=list(cfg.trainer.ks), device=dev,
+                       chunk_users=cfg.trainer.eval_chunk_users)
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        users = int((np.diff(data.val_indptr) > 0).sum())
+        phase("eval", t, users=users, sets=len(val))
+        del model, score
+
+    res["phases"] = phases
+    res["peak_mb"] = max(p["peak_mb"] for p in phases.values())
+    Path(out).write_text(json.dumps(res))
+    return res
+
+
+def _fmt_rate(x):
+    return "" if x is None else f"{x:,.0f}"
+
+
+def _load_cell(load: dict) -> str:
+    """The load: generated and stored, then read back; or from the cache; or not cached."""
+    if "cached_s" in load:
+        return f"{load['s']:.1f} built, {load['cached_s']:.1f} cached"
+    how = "not cached" if load["cache"] == "none" else load["cache"]
+    return f"{load['s']:.1f} ({how})"
+
+
+def _scale_summary(r: dict) -> str:
+    ph = r["phases"]
+    parts = [f"{r['n_train']:,} train pairs", f"load {_load_cell(ph['load'])} s",
+             f"peak {r['peak_mb'] / 1024:.2f} GB",
+             f"sampler {_fmt_rate(ph['sampler']['samples_per_s'])} samples/s"]
+    parts += [f"{m} lean {_fmt_rate(ph[m]['samples_per_s'])} samples/s"
+              for m in ph if m not in ("load", "sampler", "eval")]
+    if "eval" in ph:
+        parts.append(f"full validation {ph['eval']['s']:.1f} s")
+    return ", ".join(parts)
+
+
+def scale_table(results: list) -> str:
+    """Markdown: one row per size."""
+    models = [m for r in results for m in r["phases"] if m not in ("load", "sampler", "eval")]
+    models = list(dict.fromkeys(models))
+    head = (["size", "users", "items", "train pairs", "load s", "peak RSS GB",
+             "sampler samples/s (method)"] + [f"{m} lean samples/s" for m in models]
+            + ["full validation s (users)", "peak RSS GB per phase"])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results:
+        ph = r["phases"]
+        row = [r["name"], f"{r['n_users']:,}", f"{r['n_items']:,}", f"{r['n_train']:,}",
+               _load_cell(ph["load"]), f"{r['peak_mb'] / 1024:.2f}",
+               f"{_fmt_rate(ph['sampler']['samples_per_s'])} ({ph['sampler']['method']})"]
+        row += [_fmt_rate(ph[m]["samples_per_s"]) if m in ph else "" for m in models]
+        row.append(f"{ph['eval']['s']:.1f} ({ph['eval']['users']:,})" if "eval" in ph else "")
+        row.append(", ".join(f"{k} {v['peak_mb'] / 1024:.2f}" for k, v in ph.items()))
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def scale_plot(results: list, path: Path) -> None:
+    """Log-log: each cost against training pairs; seconds and GB on the left, microseconds per
+    sample on the right."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(12, 4.8), layout="constrained")
+    FigureCanvasAgg(fig)
+    left, right = fig.subplots(1, 2)
+    x = [r["n_train"] for r in results]
+    series = {"load s": [r["phases"]["load"]["s"] for r in results],
+              "peak RSS GB": [r["peak_mb"] / 1024 for r in results]}
+    if all("eval" in r["phases"] for r in results):
+        series["full validation s"] = [r["phases"]["eval"]["s"] for r in results]
+    cached = [(xi, r["phases"]["load"]["cached_s"]) for xi, r in zip(x, results)
+              if "cached_s" in r["phases"]["load"]]
+    for label, y in series.items():
+        left.plot(x, y, "o-", label=label)
+    if cached:
+        left.plot(*zip(*cached), "s--", label="load from the cache s")
+    per_sample = {"sampler": "sampler"}
+    for r in results:
+        per_sample.update({m: f"{m} lean step" for m in r["phases"]
+                           if m not in ("load", "sampler", "eval")})
+    for key, label in per_sample.items():
+        pts = [(xi, 1e6 / r["phases"][key]["samples_per_s"]) for xi, r in zip(x, results)
+               if key in r["phases"] and r["phases"][key]["samples_per_s"]]
+        if pts:
+            right.plot(*zip(*pts), "o-", label=label)
+    for ax, title, ylabel in ((left, "time and memory", "seconds / GB"),
+                              (right, "cost per training sample", "microseconds per sample")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("training pairs")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title, fontsize=10)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        for xi, r in zip(x, results):
+            ax.annotate(r["name"], (xi, ax.get_ylim()[0]), textcoords="offset points",
+                        xytext=(2, 4), fontsize=7, rotation=90)
+    fig.suptitle(f"graphrec cost against size ({results[0]['device']}, torch "
+                 f"{results[0]['torch']})", fontsize=10)
+    fig.savefig(path, dpi=120)
+
+
+RECBOLE_MODELS = {"bpr": "BPR", "lightgcn": "LightGCN"}  # graphrec preset -> RecBole model
+
+
+def import_recbole():
+    """The ``recbole`` package, ready for RecBole 1.2.1 on today's NumPy and SciPy; None when
+    it is not installed, or the import error as a string when it does not import.
+
+    RecBole 1.2.1 still uses ``np.float_``/``np.complex_``/``np.unicode_`` (gone in NumPy 2)
+    and ``dok_matrix._update`` (gone in SciPy 1.15; LightGCN builds its graph with it): the
+    aliases are added only where missing, nothing else changes."""
+    import importlib.util
+
+    for old, new in (("float_", "float64"), ("complex_", "complex128"), ("unicode_", "str_")):
+        if old not in np.__dict__:
+            setattr(np, old, getattr(np, new))
+    try:
+        if importlib.util.find_spec("recbole") is None:
+            return None
+        import recbole
+        import recbole.config  # noqa: F401  (what RecboleSide uses)
+        import recbole.data  # noqa: F401
+        import recbole.utils  # noqa: F401
+    except ImportError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    import scipy.sparse as sp
+
+    if not hasattr(sp.dok_matrix, "_update"):
+        sp.dok_matrix._update = lambda self, d: self._dict.update(d)
+    return recbole
+
+
+class RecboleSide:
+    """One RecBole model on one atomic data folder at RecBole's defaults (batch 2048, one
+    uniform negative): its dataset and loaders built once, a fresh model and trainer per
+    :meth:`samples_per_s`. RecBole's files (tensorboard logs, checkpoints) go to a
+    temporary folder."""
+
+    def __init__(self, model: str, folder: Path, device: torch.device):
+        from recbole.config import Config
+        from recbole.data import create_dataset, data_preparation
+
+        self.model, self.device = model, device
+        self.tmp = tempfile.mkdtemp(prefix="graphrec-recbole-")
+        argv, sys.argv = sys.argv, sys.argv[:1]  # Config reads --key=value from the command line
+        try:
+            self.cfg = Config(model=model, dataset=folder.name, config_dict={
+                "data_path": str(folder.parent), "use_gpu": device.type == "cuda",
+                "state": "WARNING", "show_progress": False, "checkpoint_dir": self.tmp,
+                "train_batch_size": 2048,
+                "train_neg_sample_args": {"distribution": "uniform", "sample_num": 1}})
+        finally:
+            sys.argv = argv
+        logging.getLogger().setLevel(logging.WARNING)  # Config's logger would print per epoch
+        t = time.perf_counter()
+        dataset = create_dataset(self.cfg)
+        self.train_data, _, _ = data_preparation(self.cfg, dataset)
+        self.n_train = len(self.train_data.dataset)
+        print(f"RecBole {model}: {self.n_train:,} training pairs, loaders built in "
+              f"{time.perf_counter() - t:.1f} s", flush=True)
+
+    def samples_per_s(self, epochs: int, seed: int = 0) -> float:
+        """Training pairs over the median of ``epochs`` timed ``Trainer._train_epoch`` calls
+        (its sampler, forward, backward and Adam; no validation)."""
+        from recbole.utils import get_model, get_trainer, init_seed
+
+        init_seed(self.cfg["seed"] + seed, self.cfg["reproducibility"])
+        here = os.getcwd()
+        os.chdir(self.tmp)  # the trainer opens a tensorboard writer in ./log_tensorboard
+        try:
+            model = get_model(self.model)(self.cfg, self.train_data.dataset).to(self.device)
+            trainer = get_trainer(self.cfg["MODEL_TYPE"], self.model)(self.cfg, model)
+        finally:
+            os.chdir(here)
+        times = []
+        for e in range(epochs):
+            t = time.perf_counter()
+            trainer._train_epoch(self.train_data, e, show_progress=False)
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            times.append(time.perf_counter() - t)
+        trainer.tensorboard.close()
+        return self.n_train / statistics.median(times)
+
+    def close(self) -> None:
+        import shutil
+
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 SCALED = "data.n_users=3000 data.n_items=1500 data.max_degree=300"
 DEFAULT_CONFIGS = {
     "train": ["loader=baseline model.impl=reference", "loader=fast model.impl=lean",
@@ -332,6 +744,8 @@ DEFAULT_CONFIGS = {
     # the seed's setup and the fast path, on synthetic_seed scaled as in sweeps/seed_guide
     "target": [f"{SCALED} loader=baseline loader.num_workers=1",
                f"{SCALED} loader=fast batch=b1024 precision=amp sampling=neg256"],
+    "scale": [],  # --sizes
+    "recbole": [],  # --data-path, --recbole-models
 }
 
 
@@ -344,7 +758,7 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, default=3, help="alternations (speed modes)")
     p.add_argument("--steps", type=int, default=40, help="steps per run (speed modes)")
     p.add_argument("--seconds", type=float, default=5.0, help="time per side (sampler)")
-    p.add_argument("--epochs", type=int, default=3, help="epochs per run (accuracy)")
+    p.add_argument("--epochs", type=int, default=3, help="epochs per run (accuracy, recbole)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="accuracy seeds")
     p.add_argument("--target", type=float, default=0.10, help="val Recall@20 to reach (target)")
     p.add_argument("--budget", type=float, default=900, help="seconds per run (target)")
@@ -354,9 +768,31 @@ def main(argv=None):
     p.add_argument("--results", default=str(RESULTS), help="markdown file to append to ('' = none)")
     p.add_argument("--out", default="", help="folder for a bench.jsonl copy of the rows")
     p.add_argument("--note", default="", help="free text for the note column")
+    p.add_argument("--sizes", default=SCALE_SIZES,
+                   help="data options, comma-separated (scale; --configs replaces them)")
+    p.add_argument("--models", default="mf,clcrec", help="lean steps to time (scale)")
+    p.add_argument("--warmup", type=int, default=5, help="steps before the timed ones (scale)")
+    p.add_argument("--no-eval", action="store_true", help="skip the full validation (scale)")
+    p.add_argument("--scale-dir", default=str(SCALE_DIR), help="table and plot folder (scale)")
+    p.add_argument("--data-path", default="",
+                   help="RecBole atomic ml-100k folder, with ml-100k.inter (recbole)")
+    p.add_argument("--recbole-models", default="bpr,lightgcn",
+                   help="comma-separated, of " + ",".join(RECBOLE_MODELS) + " (recbole)")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch CPU threads for both sides (recbole; 0 = torch's default)")
+    p.add_argument("--scale-child", help=argparse.SUPPRESS)
+    p.add_argument("--scale-out", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-    args.configs = args.configs or DEFAULT_CONFIGS[args.mode]
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.scale_child:  # one size, in the process the scale mode started for it
+        scale_child(args.scale_child, args.scale_out, args.steps, args.warmup, args.models,
+                    args.device, not args.no_eval)
+        return []
+    if args.mode == "scale" and not args.configs:
+        args.configs = [s for s in args.sizes.split(",") if s]
+        if "--steps" not in (argv if argv is not None else sys.argv[1:]):
+            args.steps = 30
+    args.configs = args.configs or DEFAULT_CONFIGS[args.mode]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     bench = Bench(args)
     getattr(bench, f"run_{args.mode}")()

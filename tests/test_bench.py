@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -41,3 +42,44 @@ def test_sampler_and_accuracy_modes(tmp_path):
     text = results.read_text()
     assert text.startswith("# Benchmark results") and text.count("| accuracy |") == 2
     assert "Intel" in text or "cores" in text  # the machine is named
+
+
+TINY_SIZE = ("data=synthetic data.n_users={} data.n_items={} data.max_degree=60 "
+             "data.feat_dims=[16,8,8] sampling.num_neg=32 batch.size=64")
+
+
+@pytest.mark.slow
+def test_scale_mode_on_two_tiny_sizes(tmp_path):
+    """--mode scale: each size in its own process; the table, the json and the plot."""
+    sizes = [TINY_SIZE.format(300, 160), TINY_SIZE.format(600, 320)]
+    rows = bench.main(["--mode", "scale", "--configs", *sizes, "--steps", "2", "--warmup", "1",
+                       "--scale-dir", str(tmp_path), "--results", str(tmp_path / "R.md")])
+    assert [r["mode"] for r in rows] == ["scale", "scale"]
+    assert all("samples/s" in r["result"] and "full validation" in r["result"] for r in rows)
+    table = (tmp_path / "scale.md").read_text()
+    for column in ("train pairs", "load s", "peak RSS GB", "sampler samples/s",
+                   "mf lean samples/s", "clcrec lean samples/s", "full validation s"):
+        assert f" {column}" in table, column
+    assert table.count("| synthetic |") == 2
+    results = json.loads((tmp_path / "scale.json").read_text())
+    assert [r["n_users"] for r in results] == [300, 600]
+    for r in results:
+        assert set(r["phases"]) == {"load", "sampler", "mf", "clcrec", "eval"}
+        assert r["peak_mb"] > 0 and r["phases"]["eval"]["users"] > 0
+        assert r["phases"]["mf"]["steps"] == 3  # warm-up + timed
+    assert (tmp_path / "scale.png").stat().st_size > 10_000
+
+
+def test_recbole_mode_without_recbole_says_how_to_install(tmp_path):
+    """--mode recbole where RecBole does not import: a non-zero exit that names the install
+    command, before anything else (the --data-path given does not even exist)."""
+    code = ("import sys; sys.modules['recbole'] = None\n"  # import recbole fails, as uninstalled
+            "from graphrec.bench import main\n"
+            f"main(['--mode', 'recbole', '--data-path', {str(tmp_path / 'none')!r}, "
+            "'--results', ''])")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode != 0
+    assert "RecBole is not installed" in res.stderr
+    assert 'pip install -e ".[recbole]"' in res.stderr
+    assert "Traceback" not in res.stderr and "samples/s" not in res.stdout

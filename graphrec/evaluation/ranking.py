@@ -207,6 +207,10 @@ class _Ranker:
 # Scores ranked at once on CPU (~12 MB): the block stays in cache from the product to topk.
 # On 2 cores with 32 MB L3, blocks of 2,048 users x 6k items (49 MB) measured slower.
 BLOCK_SCORES = 3 * 2 ** 20
+# On other devices a block is ``chunk_users`` rows, but never more scores than this (256 MB
+# in fp32; with the column copies and masks ranking makes, ~0.6 GB at most), whatever the
+# catalogue: at MovieLens-25M's 59k items that is 1,136 rows, not 2,048 (480 MB of scores).
+MAX_BLOCK_SCORES = 2 ** 26
 
 
 @torch.no_grad()
@@ -224,7 +228,10 @@ def evaluate(score: Callable[[torch.Tensor], torch.Tensor], data, split: str,
     training items) or ``train_val`` (RecBole's, the usual one for a train/val/test split:
     when ranking for ``test``, the validation items too).
     ``score(users)`` must return a new ``[len(users), n_items]`` tensor: it is masked in place.
-    Metrics are summed per ``chunk_users`` users, as before; on CPU, fewer are scored at once.
+    Metrics are summed per ``chunk_users`` users, as before; fewer are scored at once when
+    ``chunk_users x n_items`` passes ``BLOCK_SCORES`` (CPU: cache-sized) or
+    ``MAX_BLOCK_SCORES`` (other devices), so memory is bounded whatever the catalogue: nothing
+    here is ``n_users x n_items``.
     """
     if item_sets is None:
         item_sets = {"": np.ones(data.n_items, dtype=bool)}
@@ -239,9 +246,8 @@ def evaluate(score: Callable[[torch.Tensor], torch.Tensor], data, split: str,
     ranker = _Ranker(data, split, sets, max(ks), device, masked)
     indptr, indices = data.heldout(split)
     n_rel = _heldout_counts(indptr, indices, data.n_items, masks)
-    block = chunk_users
-    if torch.device(device).type == "cpu":
-        block = max(1, min(chunk_users, BLOCK_SCORES // max(data.n_items, 1)))
+    cap = BLOCK_SCORES if torch.device(device).type == "cpu" else MAX_BLOCK_SCORES
+    block = max(1, min(chunk_users, cap // max(data.n_items, 1)))  # memory ~ block x n_items
     sums = {name: {} for name in sets}
     counts = dict.fromkeys(sets, 0)
     users_all = np.flatnonzero(np.diff(indptr) > 0)

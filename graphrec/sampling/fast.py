@@ -9,7 +9,10 @@ training items (about 1 % at the seed's shape) are found with
 
 * ``bitmap`` (small catalogues): a packed bit per (user, candidate) on the device, or
 * ``csr`` (when the bitmap would pass ``loader.bitmap_max_mb``): the sorted
-  ``user * C + position`` keys of the training items and one ``searchsorted``;
+  ``user * C + position`` keys of the training items and one ``searchsorted``. On CPU a
+  *folded* bitmap (bit ``key mod 2^b``, at most ``loader.bitmap_max_mb``) answers first: a
+  clear bit means no training item, and only the slots whose bit is set (the hits and ~1 %
+  of collisions at MovieLens-25M's size) are searched, 3-5x faster than searching all;
 
 and get the first of ``_ROUNDS`` fresh draws that is no training item, else (rarely) a draw
 ``r`` in ``[0, C - deg(u))`` mapped straight to the ``r``-th allowed candidate through the
@@ -75,18 +78,25 @@ class DeviceSampler:
         bitmap_bytes = data.n_users * words
         self.method = "bitmap" if bitmap_bytes <= bitmap_max_mb * 2**20 \
             and bitmap_bytes < 2**31 else "csr"
+        self.fold = None
         if self.method == "bitmap":
-            bits = np.zeros((data.n_users, words), dtype=np.uint8)
-            np.bitwise_or.at(bits, (pu, pp >> 3), (1 << (pp & 7)).astype(np.uint8))
-            host["bitmap"] = bits.reshape(-1)
+            # bit p of row u is bit u * 8 * words + p: pu, pp are sorted, so are these
+            host["bitmap"] = _pack_bits(bitmap_bytes, pu * (8 * words) + pp)
             self.words = words
             log.info("fast sampler: bitmap of training items, %.1f MB <= loader.bitmap_max_mb=%s",
                      bitmap_bytes / 2**20, bitmap_max_mb)
         else:
             host["member_keys"] = pu * c + pp
+            fold = _fold_bits(bitmap_max_mb, len(pp))
+            if device.type == "cpu" and fold:
+                self.fold = fold - 1
+                # the sorted keys folded are a few sorted runs: a stable sort merges them
+                folded = np.sort(host["member_keys"] & self.fold, kind="stable")
+                host["fold"] = _pack_bits(fold // 8, folded)
             log.info("fast sampler: a bitmap would take %.0f MB > loader.bitmap_max_mb=%s; "
-                     "using the sorted CSR of training items (%.1f MB) instead",
-                     bitmap_bytes / 2**20, bitmap_max_mb, 2 * len(pp) * 8 / 2**20)
+                     "using the sorted CSR of training items (%.1f MB) instead%s",
+                     bitmap_bytes / 2**20, bitmap_max_mb, 2 * len(pp) * 8 / 2**20,
+                     f", behind a folded bitmap of {fold / 2**23:.0f} MB" if self.fold else "")
         # The same tables as tensors on the device and, on CPU, as numpy views of them.
         self.t = {k: torch.from_numpy(v).to(device) for k, v in host.items()}
         self.np = {k: v.numpy() for k, v in self.t.items()} if device.type == "cpu" else None
@@ -122,6 +132,15 @@ class DeviceSampler:
             return byte.bitwise_and_(torch.bitwise_left_shift(self._one, idx.to(torch.uint8)))
         keys = self.t["member_keys"]
         query = users * self.n_cand + pos
+        if self.fold is not None:  # CPU: search only where the folded bitmap's bit is set
+            b = query & self.fold
+            maybe = self.t["fold"].index_select(0, (b >> 3).view(-1)).view(b.shape)
+            maybe = maybe.bitwise_right_shift_(b.bitwise_and_(7).to(torch.uint8)).bitwise_and_(1)
+            out = torch.zeros(query.shape, dtype=torch.bool)
+            at = maybe.view(-1).nonzero().squeeze(1)
+            q = query.reshape(-1)[at]
+            out.view(-1)[at] = keys[torch.searchsorted(keys, q).clamp_(max=len(keys) - 1)] == q
+            return out
         return keys[torch.searchsorted(keys, query).clamp_(max=len(keys) - 1)] == query
 
     def _is_train_np(self, users: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -219,9 +238,34 @@ class DeviceSampler:
         b = self.batch_size
         for step in range(start_step, len(self)):
             idx = perm[step * b:(step + 1) * b][self.rank::self.world]
-            users = self.t["train_users"][idx]
+            # index_select: ~5x cheaper than indexing with a tensor on CPU (57 vs 10 us here)
+            users = self.t["train_users"].index_select(0, idx)
             key = rng.stream_key(self.seed, epoch, step, self.rank)
-            yield users, self.sample(users, self.t["train_pos"][idx], key)
+            yield users, self.sample(users, self.t["train_pos"].index_select(0, idx), key)
+
+
+def _pack_bits(n_bytes: int, bits: np.ndarray) -> np.ndarray:
+    """``n_bytes`` uint8 with the given bit indices set (little-endian within a byte): a
+    segmented OR over the sorted indices, much faster than ``np.bitwise_or.at``."""
+    out = np.zeros(n_bytes, dtype=np.uint8)
+    if len(bits):
+        if (bits[1:] < bits[:-1]).any():  # the callers' are sorted; be safe with others
+            bits = np.sort(bits, kind="stable")
+        byte = bits >> 3
+        starts = np.flatnonzero(np.concatenate([[True], byte[1:] != byte[:-1]]))
+        values = np.left_shift(1, bits & 7).astype(np.uint8)
+        out[byte[starts]] = np.bitwise_or.reduceat(values, starts)
+    return out
+
+
+def _fold_bits(max_mb: float, n_keys: int) -> int:
+    """Size in bits of the folded bitmap: the largest power of two within ``max_mb``, or 0
+    when that leaves fewer than 16 bits per key (too many collisions to be worth it)."""
+    budget = int(max_mb * 2**23)
+    if budget < 64:
+        return 0
+    bits = 1 << (budget.bit_length() - 1)
+    return bits if bits >= 16 * n_keys else 0
 
 
 def _nonzero_slots(hit: np.ndarray) -> np.ndarray:
