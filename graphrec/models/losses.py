@@ -29,5 +29,6 @@ def mean_sq_rows(table: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     idx = idx.reshape(-1)
     if table.shape[0] > 4 * idx.numel():
         return table.index_select(0, idx).pow(2).sum(1).mean()
-    counts = torch.bincount(idx, minlength=table.shape[0]).to(table.dtype)
+    # index_add_, not bincount: bincount sizes its output from the data (a host sync on GPUs)
+    counts = table.new_zeros(table.shape[0]).index_add_(0, idx, table.new_ones(()).expand(len(idx)))
     return (table.pow(2).sum(1) @ counts) / idx.numel()

@@ -307,6 +307,9 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
         objective = OmegaConf.select(self.config, "sweep.objective", default=None)
         names = ([name for name, _ in OBJECTIVES[objective]] if objective in OBJECTIVES
                  else [f"value{i}" for i in range(len(directions))])
+        # the Recall@K train.py returns: @10 under a trainer.ks=[10] preset, not @20
+        metric = "val_" + report.objective_metric(self.config)
+        names = [metric if n == "val_recall@20" else n for n in names]
         study = self._open_study(directions)
         results = Path(self.config.hydra.sweep.dir) / "optimization_results.yaml"
 

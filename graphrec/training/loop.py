@@ -136,6 +136,9 @@ class Run:
                    unit="step", disable=not cfg.progress, leave=False, dynamic_ncols=True)
         self.meter.start()
         batches = self.sampler.epoch(p.epoch, start_step=p.epoch_step)
+        # plain values: config reads cost microseconds each, per step
+        max_steps, log_every = cfg.max_steps, cfg.log_every
+        clock_checks = bool(cfg.eval_every_steps or cfg.eval_every_s or cfg.time_budget_s)
         while True:
             if stop.is_set and not self.world.active:
                 self.status = "interrupted"
@@ -157,8 +160,8 @@ class Run:
             p.seen, p.samples = p.seen + len(users), p.samples + len(users)
             self.meter.add(len(users), wait)
             bar.update(1)
-            last = bool(cfg.max_steps) and p.step >= cfg.max_steps
-            log_point = p.step % cfg.log_every == 0 or last
+            last = bool(max_steps) and p.step >= max_steps
+            log_point = p.step % log_every == 0 or last
             if log_point:
                 rate = self.meter.mark()
                 mean = float(loss_sum) / p.n_loss  # the host reads the loss here only
@@ -175,7 +178,7 @@ class Run:
                     break
             if last:
                 break
-            due, over = self._clock_checks(log_point)
+            due, over = self._clock_checks(log_point) if clock_checks else (False, False)
             if over:
                 p.stop_reason = "time_budget"
                 break
