@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Recommender, init_table
+from .features import FeatureInput, item_feature_matrix
 from .lightgcn import normalized_adjacency, propagate_mean
 from .losses import seed_contrastive, softmax_ce
 from .scores import gather_scores
@@ -45,7 +46,7 @@ def hybrid_index(n: int, num_sample: float, device) -> torch.Tensor:
     return torch.randint(n, (int(n * num_sample),), device=device)
 
 
-class CLCRec(Recommender):
+class CLCRec(Recommender, FeatureInput):
     def __init__(self, n_users: int, n_items: int, warm_mask: np.ndarray, features: dict,
                  dim: int = 64, reg_weight: float = 0.1, temp_value: float = 2.0,
                  lr_lambda: float = 0.5, num_sample: float = 0.5, encoder_hidden: int = 256,
@@ -62,8 +63,7 @@ class CLCRec(Recommender):
         self.id_embedding = nn.Parameter(init_table(n_users + n_items, dim, init))
         self.register_buffer("item_ids", torch.arange(n_users, n_users + n_items),
                              persistent=False)
-        feats = torch.cat([F.normalize(torch.as_tensor(f, dtype=torch.float32), dim=1)
-                           for f in features.values()], dim=1)
+        feats = item_feature_matrix(features)
         # Feature rows are stored warm items first: the lean step then encodes only the warm
         # block when a batch holds no cold item (always, with warm candidates).
         warm = torch.as_tensor(warm_mask, dtype=torch.bool)
@@ -74,7 +74,6 @@ class CLCRec(Recommender):
         self.register_buffer("warm", warm, persistent=False)
         self.encoder_layer1 = nn.Linear(self.feat.shape[1], encoder_hidden)
         self.encoder_layer2 = nn.Linear(encoder_hidden, dim)
-        self._feat_cast = None
         self.graph_layers = graph_layers
         if graph_layers:
             if train_pairs is None:
@@ -92,22 +91,12 @@ class CLCRec(Recommender):
     def encoder(self, n_rows: int | None = None, rows: torch.Tensor | None = None) -> torch.Tensor:
         """Encoded features of the first ``n_rows`` feature rows (all by default), or of the
         feature rows ``rows``, in that order."""
-        x = self.feat
-        if torch.is_autocast_enabled(x.device.type):
-            x = self._cast_feat(torch.get_autocast_dtype(x.device.type))
+        x = self.step_feat()
         if rows is not None:
             x = x.index_select(0, rows)
         elif n_rows is not None:
             x = x[:n_rows]
         return self.encoder_layer2(F.leaky_relu(self.encoder_layer1(x)))
-
-    def _cast_feat(self, dtype) -> torch.Tensor:
-        """The features in the autocast dtype, kept: autocast would cast the same constant
-        50 MB table again at every step."""
-        if self._feat_cast is None or self._feat_cast.dtype != dtype \
-                or self._feat_cast.device != self.feat.device:
-            self._feat_cast = self.feat.to(dtype)
-        return self._feat_cast
 
     def item_features(self) -> torch.Tensor:
         """Encoded features per item id."""

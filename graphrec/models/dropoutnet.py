@@ -41,7 +41,7 @@ from torch import nn
 from .base import Recommender, init_table
 from .mf import ranking_loss
 from .scores import gather_scores
-from .vbpr import FeatureInput, item_feature_matrix
+from .features import FeatureInput, item_feature_matrix
 
 
 def preference_keep(warm: torch.Tensor, rate: float) -> torch.Tensor:
