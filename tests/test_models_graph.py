@@ -126,7 +126,7 @@ def test_clcrec_graph_table_is_lightgcn_propagation():
     feats = {"v": np.random.default_rng(0).normal(size=(N_ITEMS, 3)).astype(np.float32)}
     torch.manual_seed(0)
     plain = CLCRec(N_USERS, N_ITEMS, warm, feats, dim=DIM)
-    assert plain.id_table() is plain.id_embedding and not hasattr(plain, "adj")
+    assert plain.id_table() is plain.id_embedding and not hasattr(plain, "graph")
     graph = CLCRec(N_USERS, N_ITEMS, warm, feats, dim=DIM, graph_layers=2,
                    train_pairs=(users, items))
     n = N_USERS + N_ITEMS

@@ -31,8 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Recommender, init_table
-from .features import FeatureInput, item_feature_matrix
-from .lightgcn import normalized_adjacency, propagate_mean
+from .features import FeatureInput
+from .lightgcn import NormalizedGraph
 from .losses import seed_contrastive, softmax_ce
 from .scores import gather_scores
 
@@ -55,21 +55,18 @@ class CLCRec(Recommender, FeatureInput):
         """``train_pairs`` = (users, items) of every training pair: the graph, needed only
         when ``graph_layers > 0``."""
         super().__init__()
-        if not features:
-            raise ValueError("CLCRec needs item features (feat_v/feat_a/feat_t)")
         self.n_users, self.n_items, self.impl = n_users, n_items, impl
         self.reg_weight, self.temp_value = reg_weight, temp_value
         self.lr_lambda, self.num_sample = lr_lambda, num_sample
         self.id_embedding = nn.Parameter(init_table(n_users + n_items, dim, init))
         self.register_buffer("item_ids", torch.arange(n_users, n_users + n_items),
                              persistent=False)
-        feats = item_feature_matrix(features)
         # Feature rows are stored warm items first: the lean step then encodes only the warm
         # block when a batch holds no cold item (always, with warm candidates).
         warm = torch.as_tensor(warm_mask, dtype=torch.bool)
         order = torch.cat([torch.nonzero(warm).squeeze(1), torch.nonzero(~warm).squeeze(1)])
         self.n_warm = int(warm.sum())
-        self.register_buffer("feat", feats[order], persistent=False)
+        self.set_features(features, "CLCRec", order)
         self.register_buffer("row_of_item", torch.argsort(order), persistent=False)
         self.register_buffer("warm", warm, persistent=False)
         self.encoder_layer1 = nn.Linear(self.feat.shape[1], encoder_hidden)
@@ -78,15 +75,14 @@ class CLCRec(Recommender, FeatureInput):
         if graph_layers:
             if train_pairs is None:
                 raise ValueError("CLCRec with graph_layers > 0 needs the training pairs")
-            self.register_buffer("adj", normalized_adjacency(n_users, n_items, *train_pairs),
-                                 persistent=False)
+            self.graph = NormalizedGraph(n_users, n_items, *train_pairs)
 
     def id_table(self) -> torch.Tensor:
         """The ``[users + items, d]`` id table the losses and ranking read: the parameter
         itself, or with ``graph_layers`` its LightGCN propagation (mean of layers 0..N)."""
         if not self.graph_layers:
             return self.id_embedding
-        return propagate_mean(self.adj, self.id_embedding, self.graph_layers)
+        return self.graph.propagate_mean(self.id_embedding, self.graph_layers)
 
     def encoder(self, n_rows: int | None = None, rows: torch.Tensor | None = None) -> torch.Tensor:
         """Encoded features of the first ``n_rows`` feature rows (all by default), or of the

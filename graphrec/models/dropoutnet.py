@@ -41,7 +41,7 @@ from torch import nn
 from .base import Recommender, init_table
 from .mf import ranking_loss
 from .scores import gather_scores
-from .features import FeatureInput, item_feature_matrix
+from .features import FeatureInput
 
 
 def preference_keep(warm: torch.Tensor, rate: float) -> torch.Tensor:
@@ -61,12 +61,9 @@ class DropoutNet(Recommender, FeatureInput):
                  reg_weight: float = 1e-4, temp_value: float = 0.2,
                  impl: str = "reference", init: str = "normal"):
         super().__init__()
-        if not features:
-            raise ValueError("DropoutNet needs item features (feat_v/feat_a/feat_t)")
         self.impl, self.reg_weight, self.temp, self.dropout = impl, reg_weight, temp_value, dropout
         self.n_items = n_items
-        feat = item_feature_matrix(features)
-        self.register_buffer("feat", feat, persistent=False)
+        feat = self.set_features(features, "DropoutNet")
         self.register_buffer("warm", torch.as_tensor(warm_mask, dtype=torch.bool),
                              persistent=False)
         self.user_pref = nn.Parameter(init_table(n_users, dim, init))  # U

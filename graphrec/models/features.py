@@ -33,3 +33,15 @@ class FeatureInput(nn.Module):
         if cast is None or cast.dtype != dtype or cast.device != self.feat.device:
             cast = self._feat_cast = self.feat.to(dtype)
         return cast
+
+    def set_features(self, features: Dict[str, np.ndarray], model: str,
+                     order: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Register ``feat`` (:func:`item_feature_matrix`, rows in ``order`` when given) and
+        return it; a model without features is refused, naming it."""
+        if not features:
+            raise ValueError(f"{model} needs item features (feat_v/feat_a/feat_t)")
+        feat = item_feature_matrix(features)
+        if order is not None:
+            feat = feat[order]
+        self.register_buffer("feat", feat, persistent=False)
+        return feat

@@ -11,6 +11,7 @@ import warnings
 
 import numpy as np
 import torch
+from torch import nn
 
 from .mf import MF
 
@@ -49,17 +50,40 @@ class _SymmetricSpMM(torch.autograd.Function):
 
 
 def propagate_mean(adj: torch.Tensor, ego: torch.Tensor, n_layers: int) -> torch.Tensor:
-    """Mean of ``ego`` and its ``n_layers`` propagations over ``adj`` (LightGCN's layer
-    combination). In fp32 under autocast too: autocast would run the sparse product in bf16,
-    whose backward then fails outside the autocast region on CPU. A CSR ``adj`` is taken as
-    symmetric (as :func:`normalized_adjacency` is): its backward reuses it as is."""
+    """Mean of ``ego`` and its ``n_layers`` propagations over the symmetric sparse ``adj``
+    (LightGCN's layer combination; its backward reuses ``adj``). In fp32 under autocast too:
+    autocast would run the sparse product in bf16, whose backward then fails outside the
+    autocast region on CPU."""
     acc = e = ego
-    sym = adj.layout == torch.sparse_csr
     with torch.autocast(ego.device.type, enabled=False):
         for _ in range(n_layers):
-            e = _SymmetricSpMM.apply(adj, e.float()) if sym else torch.sparse.mm(adj, e.float())
+            e = _SymmetricSpMM.apply(adj, e.float())
             acc = acc + e
     return acc / (n_layers + 1)
+
+
+class NormalizedGraph(nn.Module):
+    """D^-1/2 A D^-1/2 of the training graph as CSR, for every model that propagates over it
+    (LightGCN, CLCRec with ``graph_layers``). Its three arrays are plain buffers: they follow
+    ``.to(device)``, and a CSR tensor itself cannot be deep-copied; the CSR view is rebuilt
+    per step, for free."""
+
+    def __init__(self, n_users: int, n_items: int, users: np.ndarray, items: np.ndarray):
+        super().__init__()
+        adj = csr(normalized_adjacency(n_users, n_items, users, items))
+        self.register_buffer("crow", adj.crow_indices(), persistent=False)
+        self.register_buffer("col", adj.col_indices(), persistent=False)
+        self.register_buffer("val", adj.values(), persistent=False)
+
+    def adjacency(self) -> torch.Tensor:
+        n = len(self.crow) - 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.sparse_csr_tensor(self.crow, self.col, self.val, (n, n),
+                                           check_invariants=False)
+
+    def propagate_mean(self, ego: torch.Tensor, n_layers: int) -> torch.Tensor:
+        return propagate_mean(self.adjacency(), ego, n_layers)
 
 
 class LightGCN(MF):
@@ -69,22 +93,9 @@ class LightGCN(MF):
                  init: str = "normal"):
         super().__init__(n_users, n_items, dim, reg_weight, temp_value, impl, init)
         self.n_users, self.n_layers = n_users, n_layers
-        # The CSR graph's three arrays as plain buffers (they follow .to(device); a CSR
-        # tensor itself cannot be deep-copied); the CSR view is rebuilt per step, for free.
-        adj = csr(normalized_adjacency(n_users, n_items, train_users, train_items))
-        self.register_buffer("adj_crow", adj.crow_indices(), persistent=False)
-        self.register_buffer("adj_col", adj.col_indices(), persistent=False)
-        self.register_buffer("adj_val", adj.values(), persistent=False)
-
-    def adjacency(self) -> torch.Tensor:
-        """D^-1/2 A D^-1/2, users first, as sparse CSR on the model's device."""
-        n = len(self.adj_crow) - 1
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            return torch.sparse_csr_tensor(self.adj_crow, self.adj_col, self.adj_val, (n, n),
-                                           check_invariants=False)
+        self.graph = NormalizedGraph(n_users, n_items, train_users, train_items)
 
     def tables(self):
         ego = torch.cat([self.user_emb, self.item_emb], dim=0)
-        out = propagate_mean(self.adjacency(), ego, self.n_layers)
+        out = self.graph.propagate_mean(ego, self.n_layers)
         return out[:self.n_users], out[self.n_users:]

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from .base import Recommender, init_table
-from .features import FeatureInput, item_feature_matrix
+from .features import FeatureInput
 from .mf import ranking_loss
 from .scores import gather_scores
 
@@ -46,12 +46,9 @@ class VBPR(Recommender, FeatureInput):
                  dim: int = 64, reg_weight: float = 1e-4, temp_value: float = 0.2,
                  item_bias: bool = True, impl: str = "reference", init: str = "normal"):
         super().__init__()
-        if not features:
-            raise ValueError("VBPR needs item features (feat_v/feat_a/feat_t)")
         self.impl, self.reg_weight, self.temp, self.dim = impl, reg_weight, temp_value, dim
         self.n_items = n_items
-        feat = item_feature_matrix(features)
-        self.register_buffer("feat", feat, persistent=False)
+        feat = self.set_features(features, "VBPR")
         self.register_buffer("warm", torch.as_tensor(warm_mask, dtype=torch.float32),
                              persistent=False)
         self.user_emb = nn.Parameter(init_table(n_users, 2 * dim, init))  # [gamma_u, theta_u]
