@@ -171,7 +171,7 @@ class _Ranker:
 
     def hits(self, score, users: np.ndarray, keep: Dict[str, np.ndarray]):
         """Per set, the hit matrix ``[len(keep[name]), k]`` of these users' rows ``keep``."""
-        data, n_items = self.data, self.data.n_items
+        n_items = self.data.n_items
         s = score(self._tensor(users)).float()
         if s._base is not None:  # a view of someone's tensor: never write into it
             s = s.clone()
