@@ -217,7 +217,8 @@ MAX_BLOCK_SCORES = 2 ** 26
 def evaluate(score: Callable[[torch.Tensor], torch.Tensor], data, split: str,
              ks: Sequence[int] = (10, 20), device=torch.device("cpu"),
              chunk_users: int = 2048, item_sets: Optional[Dict[str, np.ndarray]] = None,
-             exclude: str = "train") -> Dict[str, Dict[str, float]]:
+             exclude: str = "train",
+             per_user: Optional[dict] = None) -> Dict[str, Dict[str, float]]:
     """Metrics averaged over users with held-out items, one dict per item set.
 
     ``item_sets`` maps a suffix to a bool mask over items: the ranking is restricted to
@@ -232,6 +233,8 @@ def evaluate(score: Callable[[torch.Tensor], torch.Tensor], data, split: str,
     ``chunk_users x n_items`` passes ``BLOCK_SCORES`` (CPU: cache-sized) or
     ``MAX_BLOCK_SCORES`` (other devices), so memory is bounded whatever the catalogue: nothing
     here is ``n_users x n_items``.
+    ``per_user``, when a dict, is filled with each set's per-user values (the ones averaged):
+    ``{suffix: {"user": int64 ids, "recall@20": float32, ...}}``, users in ascending order.
     """
     if item_sets is None:
         item_sets = {"": np.ones(data.n_items, dtype=bool)}
@@ -250,6 +253,7 @@ def evaluate(score: Callable[[torch.Tensor], torch.Tensor], data, split: str,
     block = max(1, min(chunk_users, cap // max(data.n_items, 1)))  # memory ~ block x n_items
     sums = {name: {} for name in sets}
     counts = dict.fromkeys(sets, 0)
+    kept = {name: {} for name in sets}  # per-user values, only when asked for
     users_all = np.flatnonzero(np.diff(indptr) > 0)
     for start in range(0, len(users_all), chunk_users):
         users = users_all[start:start + chunk_users]
@@ -263,10 +267,18 @@ def evaluate(score: Callable[[torch.Tensor], torch.Tensor], data, split: str,
             if not h:
                 continue
             rel = n_rel[name][users]
+            if per_user is not None:
+                kept[name].setdefault("user", []).append(users[rel > 0])
             rel = torch.from_numpy(rel[rel > 0]).to(device)
             for key, val in topk_metrics(torch.cat(h), rel, ks).items():
                 sums[name][key] = sums[name].get(key, 0.0) + float(val.sum())
+                if per_user is not None:
+                    kept[name].setdefault(key, []).append(val.float().cpu().numpy())
             counts[name] += len(rel)
+    if per_user is not None:
+        for name, cols in kept.items():
+            if cols:
+                per_user[name] = {k: np.concatenate(v) for k, v in cols.items()}
     if ranker.nan_seen:
         log.warning("evaluate %s: scores hold NaN; they rank last, as -inf", split)
     return {name: {k: v / counts[name] for k, v in sums[name].items()}

@@ -24,7 +24,7 @@ from ..config import (ConfigError, require_writable, resolve_impl, validate,
 from ..data import load_data
 from ..evaluation import evaluate
 from ..models import build_model
-from ..reporting import write_json
+from ..reporting import per_user, write_json
 from ..reporting.loggers import Loggers
 from ..sampling import build_sampler
 from . import accel, advice, checkpoint, distributed
@@ -55,11 +55,12 @@ def protocol(cfg) -> str:
     return OmegaConf.select(cfg, "evaluation.exclude", default="train")
 
 
-def _flat_eval(model, data, split, cfg, device) -> dict:
+def _flat_eval(model, data, split, cfg, device, per_user: Optional[dict] = None) -> dict:
     model.eval()
     with torch.no_grad():
         res = evaluate(model.scorer(), data, split, ks=list(cfg.trainer.ks), device=device,
-                       chunk_users=cfg.trainer.eval_chunk_users, exclude=protocol(cfg))
+                       chunk_users=cfg.trainer.eval_chunk_users, exclude=protocol(cfg),
+                       per_user=per_user)
     model.train()
     return {f"{split}{suffix}": vals for suffix, vals in res.items()}
 
@@ -326,8 +327,11 @@ class Run:
             p.best_epoch, p.time_to_best_s = max(p.epoch - 1, 0), p.wall_s
         if self.best_path.exists() and self.status not in ("interrupted", "pruned"):
             self.model.load_state_dict(checkpoint.load(self.best_path, self.device))
-            results.update(_flat_eval(self.model, self.data, "val", self.cfg, self.device))
-            results.update(_flat_eval(self.model, self.data, "test", self.cfg, self.device))
+            users = {"val": {}, "test": {}}  # per-user values, for paired tests later
+            for split in users:
+                results.update(_flat_eval(self.model, self.data, split, self.cfg, self.device,
+                                          per_user=users[split]))
+            per_user.write(self.out, (per_user.to_frame(s, u) for s, u in users.items()))
         metrics = {
             "status": self.status,
             **results,
@@ -345,7 +349,9 @@ class Run:
                            "wall_s": p.wall_s},
             "memory": peak_memory(self.device),
             "data": self.data.summary(),
-            "evaluation": {"exclude": protocol(self.cfg)},
+            "evaluation": {"exclude": protocol(self.cfg),
+                           "heldout": per_user.heldout_fingerprint(self.data),
+                           "per_user": per_user.FILE if results else None},
             "run": {"model": self.cfg.model.name, "impl": self.impl,
                     "loader": self.cfg.loader.kind, "batch_size": self.cfg.batch.size,
                     "num_neg": self.cfg.sampling.num_neg, "precision": self.cfg.precision.mode,
