@@ -9,7 +9,7 @@
 # (the lean step); then the lean step compiled with CUDA graphs; then one full-ranking
 # evaluation of every user against every item; then the time to a quality target of the seed's
 # setup and of the fast path. Prints samples/s and s/epoch, and writes the
-# rows to $OUT/RESULTS.md and $OUT/bench.jsonl when OUT is set, else to benchmarks/RESULTS.md.
+# rows to $OUT/RESULTS.md and $OUT/bench.jsonl (OUT defaults to outputs/bench, git-ignored).
 #
 # hydra-core, omegaconf and tqdm install from wheels in .whl/ when that folder exists (fill it
 # where there is network, for the GPU's Python:
@@ -36,10 +36,8 @@ if ! python -c "import hydra, omegaconf, tqdm, numpy" 2>/dev/null; then
 fi
 python -c "import torch; print('torch', torch.__version__, '| cuda', torch.cuda.is_available())"
 
-results="${OUT:+$OUT/RESULTS.md}"
-results="${results:-benchmarks/RESULTS.md}"
-bench=(python -m graphrec.bench --device "$device" --rounds 1 --results "$results"
-       --out "${OUT:-}" $tiny)
+bench=(python -m graphrec.bench)  # then MODE, "${opts[@]}" and the mode's own options
+opts=(--device "$device" --rounds 1 --out "${OUT:-outputs/bench}" $tiny)
 # Step counts: the baseline is bound by its Python sampler (~3k samples/s), so few steps.
 if [ -n "$tiny" ]; then fast=4; slow=(2 2 2); else fast=200; slow=(30 10 6); fi
 
@@ -54,24 +52,24 @@ for batch in $batches; do
   done
   i=$((i + 1))
 done
-"${bench[@]}" --configs "${configs[@]}" --note "gpu.sh"
+"${bench[@]}" train "${opts[@]}" --configs "${configs[@]}" --note "gpu.sh"
 
 if [ "$device" = cuda ]; then  # compiles for about a minute each: bounded, and optional
   for batch in 256 1024; do
-    timeout 150 "${bench[@]}" --note "gpu.sh compiled" --configs \
+    timeout 150 "${bench[@]}" train "${opts[@]}" --note "gpu.sh compiled" --configs \
       "loader=fast batch.size=$batch precision=amp trainer.compile=true trainer.cuda_graphs=true trainer.max_steps=400 trainer.log_every=100" \
       || echo "compiled run at batch $batch did not finish in 150 s: skipped"
   done
 fi
 
-"${bench[@]}" --mode eval --note "gpu.sh"
+"${bench[@]}" eval "${opts[@]}" --note "gpu.sh"
 
 # Time to a quality target, validation on the clock: the seed's setup against the fast path
 # on synthetic_seed scaled as in sweeps/seed_guide (val Recall@20 0.10; CPU: 172 s vs 8.6 s).
 if [ -n "$tiny" ]; then
-  "${bench[@]}" --mode target --target 0.05 --budget 30 --eval-every-s 0.2 --note "gpu.sh" \
+  "${bench[@]}" target "${opts[@]}" --target 0.05 --budget 30 --eval-every-s 0.2 --note "gpu.sh" \
     --configs "loader=baseline loader.num_workers=0" "loader=fast batch.size=64 precision=amp"
 else
-  timeout 420 "${bench[@]}" --mode target --note "gpu.sh" \
+  timeout 420 "${bench[@]}" target "${opts[@]}" --note "gpu.sh" \
     || echo "time to target did not finish in 420 s: skipped"
 fi

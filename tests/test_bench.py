@@ -1,5 +1,5 @@
 """The benchmark harness runs end to end on small data: benchmarks/gpu.sh's CPU dry run, and the
-sampler and accuracy modes of ``python -m graphrec.bench``."""
+modes of ``python -m graphrec.bench``: each its own subcommand, ``--mode`` as an alias."""
 from __future__ import annotations
 
 import json
@@ -8,8 +8,10 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from graphrec import bench
+from graphrec.bench import cli, harness
 from conftest import ROOT
 
 
@@ -33,15 +35,65 @@ def test_gpu_script_dry_run_on_cpu(tmp_path):
 
 def test_sampler_and_accuracy_modes(tmp_path):
     results = tmp_path / "RESULTS.md"
-    common = ["--tiny", "--device", "cpu", "--results", str(results)]
-    rows = bench.main(["--mode", "sampler", "--rounds", "1", "--seconds", "0.2"] + common)
+    common = ["--tiny", "--device", "cpu", "--results", str(results), "--out", str(tmp_path)]
+    rows = bench.main(["sampler", "--rounds", "1", "--seconds", "0.2"] + common)
     assert [r["mode"] for r in rows] == ["sampler", "sampler"]
     assert rows[0]["ratio"] == "1.0x" and rows[1]["configuration"].startswith("fast")
     rows = bench.main(["--mode", "accuracy", "--epochs", "1", "--seeds", "0"] + common)
     assert len(rows) == 2 and all("val recall@20" in r["result"] for r in rows)
     text = results.read_text()
     assert text.startswith("# Benchmark results") and text.count("| accuracy |") == 2
-    assert "Intel" in text or "cores" in text  # the machine is named
+    # every row names the machine, the device, torch and the load it ran under
+    table = [line.split(" | ") for line in text.splitlines() if line.startswith("| 20")]
+    assert len(table) == 4 and all(len(cells) == 10 for cells in table)
+    for cells in table:
+        assert cells[6] == harness.machine() and cells[6].endswith(f"{os.cpu_count()} cores")
+        assert cells[7] == f"cpu ({torch.get_num_threads()} threads)"
+        assert cells[8] == torch.__version__ and "load avg " in cells[9]
+    jsonl = [json.loads(line) for line in open(tmp_path / "bench.jsonl")]
+    assert [r["mode"] for r in jsonl] == ["sampler"] * 2 + ["accuracy"] * 2
+
+
+def test_mode_alias_and_default_mode():
+    assert cli.normalise(["--tiny", "--mode", "eval", "--rounds", "1"]) == [
+        "eval", "--tiny", "--rounds", "1"]
+    assert cli.normalise(["--mode=scale"]) == ["scale"]
+    assert cli.normalise(["--rounds", "3"]) == ["train", "--rounds", "3"]
+    assert cli.normalise([]) == ["train"] and cli.normalise(["--help"]) == ["--help"]
+
+
+@pytest.mark.parametrize("mode, own, other", [
+    ("train", "--steps", "--seconds"), ("sampler", "--seconds", "--steps"),
+    ("accuracy", "--seeds", "--rounds"), ("eval", "--configs", "--target"),
+    ("target", "--eval-every-s", "--seeds"), ("scale", "--warmup", "--tiny"),
+    ("recbole", "--data-path", "--configs")])
+def test_each_mode_has_its_own_help(mode, own, other, capsys):
+    with pytest.raises(SystemExit) as exc:
+        bench.main([mode, "--help"])
+    out = capsys.readouterr().out
+    assert exc.value.code == 0 and f"graphrec.bench {mode}" in out
+    assert own in out and "--out" in out and other not in out
+
+
+def test_package_runs_as_a_program_and_its_import_patches_nothing():
+    """``python -m graphrec.bench`` lists the modes; importing the package and every module
+    in it (RecBole's side included) leaves NumPy and SciPy as they were."""
+    res = subprocess.run([sys.executable, "-m", "graphrec.bench", "--help"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and all(m in res.stdout for m in cli.MODES)
+    assert "scale-child" not in res.stdout
+    code = ("import importlib, pkgutil, sys, numpy as np, scipy.sparse as sp\n"
+            "import graphrec.bench as b\n"
+            "assert 'torch' not in sys.modules, 'the package import loads torch'\n"
+            "for m in pkgutil.iter_modules(b.__path__):\n"
+            "    if m.name != '__main__': importlib.import_module('graphrec.bench.' + m.name)\n"
+            "from graphrec.bench.recbole_side import NUMPY_ALIASES\n"
+            "print([old for old, _ in NUMPY_ALIASES if old in np.__dict__],"
+            " hasattr(sp.dok_matrix, '_update'))\n")
+    res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split("\n")[-2] == "[] False"
 
 
 TINY_SIZE = ("data=synthetic data.n_users={} data.n_items={} data.max_degree=60 "
@@ -50,10 +102,10 @@ TINY_SIZE = ("data=synthetic data.n_users={} data.n_items={} data.max_degree=60 
 
 @pytest.mark.slow
 def test_scale_mode_on_two_tiny_sizes(tmp_path):
-    """--mode scale: each size in its own process; the table, the json and the plot."""
+    """scale: each size in its own process; the table, the json and the plot."""
     sizes = [TINY_SIZE.format(300, 160), TINY_SIZE.format(600, 320)]
-    rows = bench.main(["--mode", "scale", "--configs", *sizes, "--steps", "2", "--warmup", "1",
-                       "--scale-dir", str(tmp_path), "--results", str(tmp_path / "R.md")])
+    rows = bench.main(["scale", "--configs", *sizes, "--steps", "2", "--warmup", "1",
+                       "--out", str(tmp_path)])
     assert [r["mode"] for r in rows] == ["scale", "scale"]
     assert all("samples/s" in r["result"] and "full validation" in r["result"] for r in rows)
     table = (tmp_path / "scale.md").read_text()
@@ -72,14 +124,19 @@ def test_scale_mode_on_two_tiny_sizes(tmp_path):
 
 def test_recbole_mode_without_recbole_says_how_to_install(tmp_path):
     """--mode recbole where RecBole does not import: a non-zero exit that names the install
-    command, before anything else (the --data-path given does not even exist)."""
+    command, before anything else (the --data-path given does not even exist); no NumPy
+    alias added."""
     code = ("import sys; sys.modules['recbole'] = None\n"  # import recbole fails, as uninstalled
             "from graphrec.bench import main\n"
-            f"main(['--mode', 'recbole', '--data-path', {str(tmp_path / 'none')!r}, "
-            "'--results', ''])")
+            "import numpy as np\n"
+            "try:\n"
+            f"    main(['--mode', 'recbole', '--data-path', {str(tmp_path / 'none')!r}, "
+            f"'--out', {str(tmp_path)!r}])\n"
+            "finally:\n"
+            "    assert 'float_' not in np.__dict__\n")
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
-    assert res.returncode != 0
-    assert "RecBole is not installed" in res.stderr
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert res.stderr.count("\n") == 1 and "RecBole is not installed" in res.stderr
     assert 'pip install -e ".[recbole]"' in res.stderr
     assert "Traceback" not in res.stderr and "samples/s" not in res.stdout

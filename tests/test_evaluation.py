@@ -183,8 +183,8 @@ def test_clcrec_reference_agrees_with_evaluate():
 
 def test_bench_eval_mode_checks_graphrec_against_clcrec(tmp_path, capsys):
     from graphrec import bench
-    rows = bench.main(["--mode", "eval", "--tiny", "--device", "cpu", "--rounds", "1",
-                       "--results", str(tmp_path / "RESULTS.md")])
+    rows = bench.main(["eval", "--tiny", "--device", "cpu", "--rounds", "1",
+                       "--out", str(tmp_path)])
     assert [r["configuration"][:3] for r in rows] == ["(a)", "(b)", "(c)", "(d)"]
     assert all(r["result"].endswith(" s") and r["mode"] == "eval" for r in rows)
     out = capsys.readouterr().out
