@@ -32,7 +32,7 @@ from torch import nn
 
 from .base import Recommender, init_table
 from .features import FeatureInput
-from .lightgcn import NormalizedGraph
+from .graph import NormalizedGraph
 from .losses import seed_contrastive, softmax_ce
 from .scores import gather_scores
 
@@ -98,11 +98,13 @@ class CLCRec(Recommender, FeatureInput):
         """Encoded features per item id."""
         return self.encoder()[self.row_of_item]
 
-    def loss(self, users, items):
-        if self.impl == "lean":
-            cl1, cl2, reg = self._lean_terms(users, items)
-        else:
-            cl1, cl2, reg = self._reference_terms(users, items)
+    def reference_loss(self, users, items):
+        return self._combine(*self._reference_terms(users, items))
+
+    def lean_loss(self, users, items):
+        return self._combine(*self._lean_terms(users, items))
+
+    def _combine(self, cl1, cl2, reg):
         contrastive = cl1 * self.lr_lambda + cl2 * (1 - self.lr_lambda)
         reg = self.reg_weight * reg
         return contrastive + reg, {"contrastive": contrastive, "reg": reg}

@@ -30,7 +30,8 @@ What differs from the paper, and why:
 per slot. ``lean`` is the same loss and gradients (``tests/test_lean.py``): it runs the item
 tower once over the catalogue and scores the ``[n_items, dim]`` outputs with
 :func:`~.scores.gather_scores`. When the catalogue is larger than the batch's ``B * (1+N)``
-slots that costs more than the gathered rows, so ``lean`` then takes the reference path.
+slots that costs more than the gathered rows, so ``lean`` then takes the reference path
+(:meth:`lean_pays`; the run records ``reference``).
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ import torch
 from torch import nn
 
 from .base import Recommender, init_table
-from .mf import ranking_loss
+from .losses import ranking_loss
 from .scores import gather_scores
 from .features import FeatureInput
 
@@ -78,20 +79,33 @@ class DropoutNet(Recommender, FeatureInput):
         return torch.cat([pref.to(feat.dtype), feat], dim=-1)
 
     # ----------------------------------------------------------------- training
-    def loss(self, users, items):
+    def lean_pays(self, slots: int) -> bool:
+        return self.n_items <= slots  # else the tower over every item costs more than the slots
+
+    def lean_loss(self, users, items):
+        keep, u_pref, user_out = self._users(users)
+        item_out = self.item_tower(self.item_inputs(self.item_pref, keep, self.step_feat()))
+        scores = gather_scores(user_out, item_out.to(user_out.dtype), items)
+        item_sq = (self.item_pref ** 2).sum(1)[items].mean()
+        return self._total(u_pref, scores, item_sq)
+
+    def reference_loss(self, users, items):
+        keep, u_pref, user_out = self._users(users)
+        v_pref = self.item_pref[items]  # [B, M, d]
+        x = self.item_inputs(v_pref, keep[items], self.feat[items])  # [B, M, d + width]
+        item_out = self.item_tower(x)
+        scores = (user_out.unsqueeze(1) * item_out).sum(-1)
+        item_sq = (v_pref ** 2).sum(-1).mean()
+        return self._total(u_pref, scores, item_sq)
+
+    def _users(self, users):
+        """This step's preference mask (drawn first, as both impls must), the batch's user
+        preference rows and the user tower's output."""
         keep = preference_keep(self.warm, self.dropout if self.training else 0.0)
         u_pref = self.user_pref[users]
-        user_out = self.user_tower(u_pref)  # [B, d]
-        if self.impl == "lean" and self.n_items <= items.numel():
-            item_out = self.item_tower(self.item_inputs(self.item_pref, keep, self.step_feat()))
-            scores = gather_scores(user_out, item_out.to(user_out.dtype), items)
-            item_sq = (self.item_pref ** 2).sum(1)[items].mean()
-        else:
-            v_pref = self.item_pref[items]  # [B, M, d]
-            x = self.item_inputs(v_pref, keep[items], self.feat[items])  # [B, M, d + width]
-            item_out = self.item_tower(x)
-            scores = (user_out.unsqueeze(1) * item_out).sum(-1)
-            item_sq = (v_pref ** 2).sum(-1).mean()
+        return keep, u_pref, self.user_tower(u_pref)
+
+    def _total(self, u_pref, scores, item_sq):
         rank = ranking_loss(scores, self.temp)
         reg = self.reg_weight * ((u_pref ** 2).sum(1).mean() + item_sq) / 2
         return rank + reg, {"rank": rank, "reg": reg}

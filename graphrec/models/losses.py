@@ -32,3 +32,9 @@ def mean_sq_rows(table: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     # index_add_, not bincount: bincount sizes its output from the data (a host sync on GPUs)
     counts = table.new_zeros(table.shape[0]).index_add_(0, idx, table.new_ones(()).expand(len(idx)))
     return (table.pow(2).sum(1) @ counts) / idx.numel()
+
+
+def ranking_loss(scores: torch.Tensor, temp: float) -> torch.Tensor:
+    """The ranking models' loss (MF, LightGCN, MMGCN, VBPR, DropoutNet): BPR with one
+    negative, a sampled softmax at temperature ``temp`` with more."""
+    return bpr(scores) if scores.shape[1] == 2 else softmax_ce(scores / temp)

@@ -5,12 +5,8 @@ import torch
 from torch import nn
 
 from .base import Recommender, init_table
-from .losses import bpr, mean_sq_rows, softmax_ce
+from .losses import mean_sq_rows, ranking_loss
 from .scores import gather_scores, gathered_bpr
-
-
-def ranking_loss(scores: torch.Tensor, temp: float) -> torch.Tensor:
-    return bpr(scores) if scores.shape[1] == 2 else softmax_ce(scores / temp)
 
 
 class MF(Recommender):
@@ -24,19 +20,21 @@ class MF(Recommender):
     def tables(self):
         return self.user_emb, self.item_emb
 
-    def loss(self, users, items):
+    def lean_loss(self, users, items):
         user_t, item_t = self.tables()
-        if self.impl == "lean":
-            if items.shape[1] == 2:  # BPR: one node for gather, score, loss and backward
-                rank = gathered_bpr(user_t, item_t, users, items)
-            else:
-                rank = ranking_loss(gather_scores(user_t.index_select(0, users), item_t, items),
-                                    self.temp)
-            if not self.reg_weight:  # no L2 term (RecBole's BPR): nothing to compute
-                return rank, {"rank": rank, "reg": torch.zeros((), device=rank.device)}
-            reg = self.reg_weight * (mean_sq_rows(self.user_emb, users)
-                                     + mean_sq_rows(self.item_emb, items)) / 2
-            return rank + reg, {"rank": rank, "reg": reg}
+        if items.shape[1] == 2:  # BPR: one node for gather, score, loss and backward
+            rank = gathered_bpr(user_t, item_t, users, items)
+        else:
+            rank = ranking_loss(gather_scores(user_t.index_select(0, users), item_t, items),
+                                self.temp)
+        if not self.reg_weight:  # no L2 term (RecBole's BPR): nothing to compute
+            return rank, {"rank": rank, "reg": torch.zeros((), device=rank.device)}
+        reg = self.reg_weight * (mean_sq_rows(self.user_emb, users)
+                                 + mean_sq_rows(self.item_emb, items)) / 2
+        return rank + reg, {"rank": rank, "reg": reg}
+
+    def reference_loss(self, users, items):
+        user_t, item_t = self.tables()
         u = user_t[users]
         rows = item_t[items]  # [B, 1+N, d], as seed-style code does
         scores = (u.unsqueeze(1) * rows).sum(-1)

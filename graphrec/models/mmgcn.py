@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .base import Recommender, init_table
-from .mf import ranking_loss
+from .losses import ranking_loss
 from .scores import gather_scores
 
 
@@ -152,18 +152,25 @@ class MMGCN(Recommender):
         reps = [self.gcn[m](getattr(self, f"feat_{m}"), self.adj, ids) for m in self.modalities]
         return torch.stack(reps).mean(0)
 
-    def loss(self, users, items):
+    def lean_loss(self, users, items):
+        user_t, item_t, ids = self._tables()
+        scores = gather_scores(user_t[users], item_t, items)
+        item_sq = (ids[self.n_users:] ** 2).sum(1).index_select(0, items.reshape(-1)).mean()
+        return self._total(users, ids, scores, item_sq)
+
+    def reference_loss(self, users, items):
+        user_t, item_t, ids = self._tables()
+        rows = item_t[items]  # [B, 1+N, d], as seed-style code does
+        scores = (user_t[users].unsqueeze(1) * rows).sum(-1)
+        item_sq = (ids[items + self.n_users] ** 2).sum(-1).mean()
+        return self._total(users, ids, scores, item_sq)
+
+    def _tables(self):
+        """This step's user and item representations and the (masked) id table."""
         rep = self.representation()
-        user_t, item_t = rep[:self.n_users], rep[self.n_users:]
-        ids = self.ids()
-        u = user_t[users]
-        if self.impl == "lean":
-            scores = gather_scores(u, item_t, items)
-            item_sq = (ids[self.n_users:] ** 2).sum(1).index_select(0, items.reshape(-1)).mean()
-        else:
-            rows = item_t[items]  # [B, 1+N, d], as seed-style code does
-            scores = (u.unsqueeze(1) * rows).sum(-1)
-            item_sq = (ids[items + self.n_users] ** 2).sum(-1).mean()
+        return rep[:self.n_users], rep[self.n_users:], self.ids()
+
+    def _total(self, users, ids, scores, item_sq):
         rank = ranking_loss(scores, self.temp)
         user_sq = (ids[users] ** 2).sum(1).mean()
         pref_sq = sum((g.preference[users] ** 2).sum(1).mean() for g in self.gcn.values())

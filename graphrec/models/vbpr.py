@@ -25,7 +25,7 @@ paper's per-sample formulation does. ``lean`` is the same loss and gradients
 :func:`~.scores.gather_scores` against ``[gamma_u, theta_u]``; the biases are one
 ``[n_items]`` vector gathered. When the catalogue is larger than the batch's ``B * (1+N)``
 slots, projecting every item costs more than projecting the gathered rows, so ``lean`` then
-takes the reference path.
+takes the reference path (:meth:`lean_pays`; the run records ``reference``).
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from torch import nn
 
 from .base import Recommender, init_table
 from .features import FeatureInput
-from .mf import ranking_loss
+from .losses import ranking_loss
 from .scores import gather_scores
 
 
@@ -74,23 +74,21 @@ class VBPR(Recommender, FeatureInput):
         return table, bias, gamma
 
     # ----------------------------------------------------------------- training
-    def loss(self, users, items):
-        q = self.user_emb[users]  # [B, 2d]
-        if self.impl == "lean" and self.n_items <= items.numel():
-            table, bias, gamma = self.tables(self.step_feat())
-            scores = gather_scores(q, table, items) + bias[items]
-            item_sq = (gamma ** 2).sum(1)
-            id_bias = self._id_bias()
-            if id_bias is not None:
-                item_sq = item_sq + id_bias ** 2
-            item_sq = item_sq[items].mean()
-        else:
-            scores, item_sq = self._reference(q, items)
-        rank = ranking_loss(scores, self.temp)
-        reg = self.reg_weight * ((q ** 2).sum(1).mean() + item_sq) / 2
-        return rank + reg, {"rank": rank, "reg": reg}
+    def lean_pays(self, slots: int) -> bool:
+        return self.n_items <= slots  # else projecting every item costs more than the slots
 
-    def _reference(self, q, items):
+    def lean_loss(self, users, items):
+        q = self.user_emb[users]  # [B, 2d]
+        table, bias, gamma = self.tables(self.step_feat())
+        scores = gather_scores(q, table, items) + bias[items]
+        item_sq = (gamma ** 2).sum(1)
+        id_bias = self._id_bias()
+        if id_bias is not None:
+            item_sq = item_sq + id_bias ** 2
+        return self._total(q, scores, item_sq[items].mean())
+
+    def reference_loss(self, users, items):
+        q = self.user_emb[users]  # [B, 2d]
         d = self.dim
         warm = self.warm[items]  # [B, M]
         gamma = self.item_emb[items] * warm.unsqueeze(-1)  # [B, M, d]
@@ -103,7 +101,12 @@ class VBPR(Recommender, FeatureInput):
             beta = self.item_bias[items] * warm
             scores = scores + beta
             item_sq = item_sq + beta ** 2
-        return scores, item_sq.mean()
+        return self._total(q, scores, item_sq.mean())
+
+    def _total(self, q, scores, item_sq):
+        rank = ranking_loss(scores, self.temp)
+        reg = self.reg_weight * ((q ** 2).sum(1).mean() + item_sq) / 2
+        return rank + reg, {"rank": rank, "reg": reg}
 
     # ----------------------------------------------------------------- ranking
     @torch.no_grad()
