@@ -122,7 +122,8 @@ def test_time_to_target_from_metrics_json_with_its_speedup(tmp_path, capsys):
     assert rows.loc["original", "speedup_time_to_target"] == pytest.approx(1.0)
     header = next(line for line in out.splitlines() if "samples/s" in line)
     assert "time to target" in header and "speed-up (time to target)" in header
-    assert "22.0 ± 2.8" in out and "5.50 ± 0.71" in out and "4.00x" in out
+    # ± is the 95 % t half-width over 2 seeds: t(0.975, 1) * std / sqrt(2)
+    assert "22.0 ± 25.4" in out and "5.50 ± 6.35" in out and "4.00x" in out
     assert "val recall@20 >= 0.2" in out
     saved = pd.read_csv(tmp_path / "out" / "compare.csv")
     for column in ("time_to_target_s", "time_to_target_s_std", "speedup_time_to_target"):
@@ -142,7 +143,7 @@ def test_target_not_reached_and_reached_by_some_seeds(tmp_path, capsys):
     assert rows.loc["partial", "target_reached"] == 2
     assert rows.loc["partial", "target_runs"] == 3
     assert rows.loc["partial", "time_to_target_s"] == pytest.approx(12.0)  # over those reaching
-    assert "2/3 reached: 12.0 ± 2.8" in out
+    assert "2/3 reached: 12.0 ± 25.4" in out  # 95 % t half-width over the 2 that reached
     assert rows.loc["never", "target_reached"] == 0
     assert np.isnan(rows.loc["never", "time_to_target_s"])
     assert np.isnan(rows.loc["never", "speedup_time_to_target"])
@@ -220,7 +221,25 @@ def test_one_table_per_model_and_data(tmp_path, capsys, monkeypatch):
                         "run", "status")
     assert max(len(line) for block in blocks for line in block.splitlines()[1:4]) < 200
     assert (tmp_path / "compare" / "compare.md").read_text().count("## ") == 3
-    assert (tmp_path / "compare" / "curves.png").stat().st_size > 0
+    curves = png(tmp_path / "compare" / "curves.png")
+    assert curves.shape[:2] == (PANEL_PX[0], 3 * PANEL_PX[1])  # a panel per table, in a row
+    assert shows(curves, "tab:blue")  # each table's first row drawn (C0)
+
+
+PANEL_PX = (5 * 120, 7 * 120)  # graphrec/reporting/plot.py: 7 x 5 inch panels at 120 dpi
+
+
+def png(path) -> np.ndarray:
+    from matplotlib.image import imread
+
+    return imread(path)
+
+
+def shows(image: np.ndarray, colour: str) -> bool:
+    """Some pixel of ``image`` is ``colour`` (a marker's inside, not just an antialiased edge)."""
+    from matplotlib.colors import to_rgb
+
+    return bool((np.abs(image[..., :3] - np.array(to_rgb(colour))) < 0.01).all(-1).any())
 
 
 def header_order(header: str, *titles) -> bool:
@@ -335,7 +354,9 @@ def test_failed_runs_are_listed_and_baseline_is_selectable(workdir, tmp_path):
     assert row["error"] == "RuntimeError: out of memory"
     assert not row["pareto"] and np.isnan(row["samples_per_s"])
     assert table["speedup"].min() == pytest.approx(1.0)
-    assert (tmp_path / "compare.png").stat().st_size > 0
+    image = png(tmp_path / "compare.png")
+    assert image.shape[:2] == PANEL_PX  # one table (the failed run has no point of its own)
+    assert shows(image, "tab:red") and shows(image, "tab:blue")  # the Pareto front, the runs
 
 
 def test_runs_without_a_target_get_a_hint_to_set_one(tmp_path, capsys):

@@ -2,17 +2,25 @@
 
 Reads every run folder under PATHS (default ``outputs/`` and ``multirun/``) and prints one
 table per (model.name, data.name) pair (``--all``: one table of every run). Rows are runs, and
-runs whose configs differ only by ``trainer.seed`` (or a sweep row's label) share a row with
-mean ± std. Columns: samples/s and its speed-up over a baseline row, time to target and its
-speed-up, Recall@K, NDCG@K, epoch s, ``*`` on the Pareto front (samples/s and Recall@K both
-maximised), the config keys that differ within the table, the run folders and the status.
+runs whose configs differ only by ``trainer.seed`` (or a sweep row's label) share a row:
+``n`` runs, each value the mean ± the 95 % Student-t half-width over them (:mod:`.stats`).
+Columns: samples/s and its speed-up over a baseline row, time to target and its speed-up
+(and MLPerf's score when a row has >= 5 runs that reached it), Recall@K, NDCG@K, epoch s,
+each row against the baseline user by user (``--test-metric`` on ``--split``/``--list``:
+relative difference, Holm-adjusted Wilcoxon or t-test p, ▲/▼/= at ``--alpha``;
+:mod:`.significance`), ``*`` on the Pareto front (samples/s and Recall@K both maximised), the
+config keys that differ within the table, the run folders and the status.
 The baseline and the Pareto front are each table's own (``--baseline``: ``first`` row with a
 throughput, the default, so a listed sweep's first row is the reference; ``slowest``; a row
 number; or a run folder or row label). Time to target is each run's ``metrics.json`` target,
 or, with ``--target VALUE``, the wall seconds until val ``--metric`` first reached VALUE in
-its ``epochs.csv``. Writes ``compare.csv`` (numbers), ``compare.md``, ``compare.png``
-(throughput vs Recall@K) and ``curves.png`` (val metric against wall seconds) to ``--out``:
-by default the folder you named when you name one, else ``compare/``.
+its ``epochs.csv``. Writes ``compare.csv`` (numbers: mean, ``_std``, ``_ci``, ``_n``; the
+tests' ``rel_diff``, ``p_t``, ``p_wilcoxon``, ``p_holm``, ``sig``), ``compare.md``,
+``compare.png`` (throughput vs Recall@K) and ``curves.png`` (val metric against wall seconds)
+to ``--out``: by default the folder you named when you name one, else ``compare/``.
+
+``--suggest-target``: a target by rule from the reference row's seeds (:mod:`.targets`).
+``--table models``: the models x data table papers print, .md/.tex/.csv (:mod:`.paper_table`).
 """
 from __future__ import annotations
 
@@ -25,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import significance, stats
 from .plot import curves_plot, pareto_plot
 from .runs import RUN_CONFIG, find_runs, load_run, time_to_target, val_curve
 from .table import format_table, print_table, row_name, to_markdown
@@ -56,11 +65,13 @@ def pareto_mask(x, y) -> np.ndarray:
     return mask
 
 
-def _mean_std(values) -> tuple:
-    values = [v for v in values if math.isfinite(v)]
-    if not values:
-        return math.nan, math.nan
-    return float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+def summarise(row: dict, name: str, values) -> None:
+    """``name``: the mean of the finite values; ``_std`` sample std; ``_ci`` the 95 %
+    Student-t half-width (what the printed ± is); ``_n`` how many values."""
+    n, mean, half = stats.t_interval(values)
+    finite = [v for v in values if math.isfinite(v)]
+    row[name], row[f"{name}_std"] = mean, float(np.std(finite, ddof=1)) if n > 1 else math.nan
+    row[f"{name}_ci"], row[f"{name}_n"] = half, n
 
 
 def group_runs(runs, pooled: bool = False) -> dict:
@@ -94,11 +105,12 @@ def build_table(runs, k: int = 20, metric=None, target=None, start: int = 0,
         row["n"] = len(members)
         done = [m for m in members if m.status == "completed"]
         for name in ("samples_per_s", "epoch_s", f"recall@{k}", f"ndcg@{k}"):
-            row[name], row[f"{name}_std"] = _mean_std([m.metrics[name] for m in done])
+            summarise(row, name, [m.metrics[name] for m in done])
         # reaching a target is an event: any run that got there counts, whatever its end
         outcomes = [time_to_target(m, metric, target) for m in members]
         times = [t for reached, t in outcomes if reached]
-        row["time_to_target_s"], row["time_to_target_s_std"] = _mean_std(times)
+        summarise(row, "time_to_target_s", times)
+        row["time_to_target_mlperf_s"] = stats.mlperf_score(times)
         row["target_reached"] = len(times)
         row["target_runs"] = sum(reached is not None for reached, _ in outcomes)
         counts = Counter(m.status for m in members)
@@ -163,7 +175,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "number | run folder | row label: the row speed-ups are relative to, "
                         "in each table")
     parser.add_argument("--k", type=int, default=20, help="cut-off of Recall@K and NDCG@K")
-    parser.add_argument("--split", default="val", choices=("val", "test"))
+    parser.add_argument("--split", choices=("val", "test"), help="default val (--table: test)")
     parser.add_argument("--target", type=float, help="time to target recomputed from every "
                         "run's epochs.csv: wall seconds until val --metric >= TARGET (default: "
                         "each run's metrics.json target)")
@@ -174,12 +186,29 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "instead of one per (model, data)")
     parser.add_argument("--out", help="folder for compare.csv/.md/.png and curves.png "
                         "(default: the one folder named, else compare/)")
+    significance.add_arguments(parser)
+    parser.add_argument("--suggest-target", action="store_true", help="suggest a quality "
+                        "target from the reference row's >= 3 seeds (--baseline picks the row "
+                        "when there are several): --fraction x the median of their best val "
+                        "--metric")
+    parser.add_argument("--fraction", type=float, default=0.97, help="--suggest-target's "
+                        "share of the median best (default 0.97)")
+    parser.add_argument("--table", choices=("models",), help="models: the models x data "
+                        "table papers print, written as models.md, .tex and .csv")
+    parser.add_argument("--rows", default="model.name", help="--table's row key (any config "
+                        "key, e.g. sweep.label)")
+    parser.add_argument("--metrics", default="recall,ndcg", help="--table's metrics, each @K")
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> pd.DataFrame:
     args = parse_args(argv)
     paths = args.paths or [p for p in DEFAULT_PATHS if Path(p).is_dir()]
+    if args.suggest_target or args.table:  # their own modules; they import this one
+        from . import paper_table, targets
+        args.split = args.split or ("test" if args.table else "val")
+        return (targets if args.suggest_target else paper_table).main(args, paths)
+    args.split = args.split or "val"
     runs = [load_run(path, args.k, args.split) for path in find_runs(paths)]
     if not runs:
         raise SystemExit(f"no runs (folders with {RUN_CONFIG}) under "
@@ -187,8 +216,10 @@ def main(argv=None) -> pd.DataFrame:
     metric = args.metric or f"recall@{args.k}"
     target_text, line = describe_target(runs, metric, args.target)
     plot_metric = line[0] if line and not args.metric else metric
+    test_metric = args.test_metric or f"recall@{args.k}"
+    heading = significance.title(test_metric, args.split, args.list)
     root = os.path.commonpath([str(r.path.parent) for r in runs])  # one naming for all tables
-    tables, bases, shown, curves = [], [], [], {}
+    tables, bases, shown, curves, notes = [], [], [], {}, []
     for title, members in group_runs(runs, args.all).items():
         start = sum(len(t) for t in tables)
         table, keys, row_runs = build_table(members, args.k, metric, args.target, start, root)
@@ -196,10 +227,13 @@ def main(argv=None) -> pd.DataFrame:
         if base is None and args.baseline not in ("first", "slowest"):
             base = pick_baseline(table, "first")  # the named baseline is in another table
         add_speedups(table, base)
+        notes.append(significance.add_tests(table, row_runs, base, test_metric, args.split,
+                                            args.list, args.test, args.alpha))
         table.insert(0, "group", title)
         tables.append(table)
         bases.append(base)
-        shown.append(format_table(table, keys, args.k, args.split))
+        shown.append(significance.show(format_table(table, keys, args.k, args.split), table,
+                                       base, heading))
         for row, repeats in zip(table.index, row_runs):
             curves[row] = [c for r in repeats if (c := val_curve(r, plot_metric)) is not None]
     if args.baseline not in ("first", "slowest") and not any(
@@ -212,22 +246,25 @@ def main(argv=None) -> pd.DataFrame:
     full = pd.concat(tables)
     full.to_csv(out / "compare.csv", index_label="row")
     titles = [t["group"].iloc[0] for t in tables]
-    (out / "compare.md").write_text("\n".join(f"## {title}\n\n{to_markdown(s)}"
-                                              for title, s in zip(titles, shown)))
+    (out / "compare.md").write_text("\n".join(
+        f"## {title}\n\n{to_markdown(s)}" + "".join(f"\n{note}\n" for note in n)
+        for title, s, n in zip(titles, shown, notes)))
     recall = f"recall@{args.k}"
     pareto_plot(list(zip(titles, tables, bases)), recall, out / "compare.png",
                 ylabel=f"{args.split} Recall@{args.k}")
     curves_plot(list(zip(titles, tables)), curves, out / "curves.png", ylabel=f"val {plot_metric}",
                 target=line[1] if line and line[0] == plot_metric else None)
-    for title, table, base, s in zip(titles, tables, bases, shown):
+    for title, table, base, s, n in zip(titles, tables, bases, shown, notes):
         speed = (f"speed-up over row {base} ({row_name(table, base)})" if base is not None
                  else "no completed run has a throughput: no speed-ups")
         runs_count = int(table["n"].sum())
         print(f"\n== {title}: {runs_count} run{'s' * (runs_count != 1)} in {len(table)} "
               f"row{'s' * (len(table) != 1)} | {speed}")
         print_table(s)
-    print(f"\ntime to target: {target_text} | * = Pareto front | written: {out}/compare.csv, "
-          "compare.md, compare.png, curves.png")
+        print("".join(f"  {note}\n" for note in n), end="")
+    print(f"\ntime to target: {target_text} | ± 95 % CI (t) over a row's repeats | * = Pareto "
+          f"front | written: {out}/compare.csv, compare.md, compare.png, curves.png")
+    print(significance.footer(test_metric, args.split, args.list, args.test, args.alpha))
     if args.target is None and full["time_to_target_s"].isna().any() \
             and full["time_to_target_s"].notna().any():
         print("some rows have no time to target (not reached, no target set, or another one): "

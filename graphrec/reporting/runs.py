@@ -30,6 +30,7 @@ class Run:
     error: str = ""                   # metrics.json "error", else error.txt's first line
     target: dict = field(default_factory=dict)   # metrics.json "target" as written
     epochs: Optional[pd.DataFrame] = None        # epochs.csv; None when absent
+    heldout: str = ""                 # metrics.json evaluation.heldout: pair only equal ones
 
 
 def natural_key(path: Path) -> list:
@@ -88,7 +89,7 @@ def load_run(path: Path, k: int = 20, split: str = "val") -> Run:
                f"ndcg@{k}": number(scores.get(f"ndcg@{k}"))}
     return Run(path, config, record.get("status", "completed"), metrics,
                error=str(record.get("error") or error), target=record.get("target") or {},
-               epochs=epochs)
+               epochs=epochs, heldout=str((record.get("evaluation") or {}).get("heldout") or ""))
 
 
 def val_curve(run: Run, metric: str) -> Optional[tuple]:

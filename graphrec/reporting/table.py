@@ -10,10 +10,11 @@ RUN_WIDTH = 28      # the run column lists folders: keep it from dominating the 
 STATUS_WIDTH = 60   # error messages are cut here in print and Markdown (full in compare.csv)
 
 
-def _fmt(mean: float, std: float, spec: str) -> str:
+def _fmt(mean: float, half: float, spec: str) -> str:
+    """``mean ± half`` (the half-width of the row's interval), or the mean alone."""
     if not math.isfinite(mean):
         return ""
-    return format(mean, spec) + (f" ± {format(std, spec)}" if math.isfinite(std) else "")
+    return format(mean, spec) + (f" ± {format(half, spec)}" if math.isfinite(half) else "")
 
 
 def _cut(text: str, width: int, left: bool = False) -> str:
@@ -31,13 +32,17 @@ def short_run(run: str) -> str:
     return _cut(text, RUN_WIDTH, left=True)  # the end of a path names the trial
 
 
-def target_cell(mean: float, std: float, reached: int, runs: int) -> str:
+def _seconds(value: float) -> str:
+    # short runs (CPU tests, tiny data) need more decimals than long ones
+    return ",.1f" if value >= 10 else ".2f" if value >= 0.1 else ".4f"
+
+
+def target_cell(mean: float, half: float, reached: int, runs: int) -> str:
     if not runs:
         return ""  # no target known for these runs
     if not reached:
         return "not reached"
-    # seconds: short runs (CPU tests, tiny data) need more decimals than long ones
-    text = _fmt(mean, std, ",.1f" if mean >= 10 else ".2f" if mean >= 0.1 else ".4f")
+    text = _fmt(mean, half, _seconds(mean))
     return text if reached == runs else f"{reached}/{runs} reached: {text}"
 
 
@@ -60,17 +65,20 @@ def format_table(table: pd.DataFrame, keys: list, k: int, split: str) -> pd.Data
     shown["n"] = table["n"]
     speedup = [f"{x:.2f}x" if math.isfinite(x) else "" for x in table["speedup"]]
     shown["samples/s"] = [_fmt(m, s, ",.0f") for m, s in
-                          zip(table["samples_per_s"], table["samples_per_s_std"])]
+                          zip(table["samples_per_s"], table["samples_per_s_ci"])]
     shown["speed-up"] = speedup
     shown["time to target"] = [target_cell(*cells) for cells in zip(
-        table["time_to_target_s"], table["time_to_target_s_std"], table["target_reached"],
+        table["time_to_target_s"], table["time_to_target_s_ci"], table["target_reached"],
         table["target_runs"])]
+    mlperf = table["time_to_target_mlperf_s"]
+    if mlperf.notna().any():  # only with >= 5 runs that reached the target
+        shown["MLPerf score"] = [_fmt(x, math.nan, _seconds(x)) for x in mlperf]
     shown["speed-up (time to target)"] = [f"{x:.2f}x" if math.isfinite(x) else ""
                                           for x in table["speedup_time_to_target"]]
     for name, title, spec in [(f"recall@{k}", f"{split} Recall@{k}", ".4f"),
                               (f"ndcg@{k}", f"{split} NDCG@{k}", ".4f"),
                               ("epoch_s", "epoch s", ".2f")]:
-        shown[title] = [_fmt(m, s, spec) for m, s in zip(table[name], table[f"{name}_std"])]
+        shown[title] = [_fmt(m, s, spec) for m, s in zip(table[name], table[f"{name}_ci"])]
     shown["pareto"] = np.where(table["pareto"], "*", "")
     for key in keys:
         if key != "sweep.label":
