@@ -79,6 +79,20 @@ def test_failing_trials_are_recorded_and_the_sweep_goes_on(tmp_path):
     assert json.loads((tmp_path / "3" / "metrics.json").read_text())["status"] == "completed"
 
 
+def test_repeats_run_each_row_with_consecutive_seeds(tmp_path):
+    rows = {"a": ["trainer.seed=3"], "b": ["model.lr=0.01"]}
+    train("-m", f"hydra.sweep.dir={tmp_path}", "hydra.sweeper.params=null", rows_arg(rows),
+          "hydra.sweeper.repeats=2", *TINY, cwd=tmp_path)
+    study = load_study(tmp_path)
+    assert [t.user_attrs["row"] for t in study.trials] == ["a", "a", "b", "b"]
+    assert all(t.state == TrialState.COMPLETE for t in study.trials)
+    got = []
+    for n in range(4):
+        cfg = yaml.safe_load((tmp_path / str(n) / ".hydra" / "config.yaml").read_text())
+        got.append((cfg["sweep"]["label"], cfg["trainer"]["seed"]))
+    assert got == [("a", 3), ("a", 4), ("b", 3), ("b", 4)]
+
+
 def test_sweep_stops_past_max_failure_rate(tmp_path):
     rows = {"impossible": ["sampling.num_neg=500"], "never": ["sampling.num_neg=4"]}
     done = train("-m", f"hydra.sweep.dir={tmp_path}", "hydra.sweeper.params=null",

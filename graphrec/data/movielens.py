@@ -13,7 +13,9 @@ Users and items are renumbered 0.. in sorted id order after filtering. Item feat
 the catalogue file next to the ratings (see :mod:`.movielens_items`).
 
 Splits (``data.split``): ``random`` (per-user shuffled shares, at least one val and test pair
-for users with 3+), ``loo`` (by time), ``recbole_rs`` (RecBole 1.2.1's per-user RS rule, the
+for users with 3+), ``cold_items`` (CLCRec's protocol: ``random`` with a share of items held
+out of training, each cold item's pairs all in val or all in test), ``loo`` (by time),
+``recbole_rs`` (RecBole 1.2.1's per-user RS rule, the
 same sizes per user, see :mod:`.splits`) and ``files`` (train/valid/test files written by
 someone else, RecBole's ``<name>.train.inter`` ... or ``train.csv`` ..., read as they are).
 """
@@ -40,7 +42,9 @@ from .synthetic import _split as random_split  # per-user shuffled split, cold i
 log = logging.getLogger(__name__)
 
 RATING_FILES = {"u.data": "ml-100k", "ratings.dat": "ml-1m", "ratings.csv": "ml-latest"}
-SPLITS = ("random", "loo", "recbole_rs", "files")
+SPLITS = ("random", "cold_items", "loo", "recbole_rs", "files")
+# data.cold_share when left null: CLCRec holds out 20 % of the items (half for val, half test)
+COLD_SHARE_DEFAULT = {"cold_items": 0.2}
 
 
 def sniff_format(file: Path) -> str:
@@ -150,6 +154,28 @@ def loo_split(rng, users, items, ts, warm_mask, n_users):
     return [csr_from_pairs(users[split == s], items[split == s], n_users) for s in range(3)]
 
 
+def cold_share(cfg) -> float:
+    """``data.cold_share``, null meaning the split's default (0; cold_items 0.2)."""
+    if cfg.cold_share is None:
+        return COLD_SHARE_DEFAULT.get(cfg.split, 0.0)
+    return cfg.cold_share
+
+
+def cold_items_split(rng, va, te, warm_mask, n_users):
+    """CLCRec's cold lists: every cold item's held-out pairs go to val or, for the other half
+    of the cold items, to test, so val and test rank disjoint cold items (``random_split``
+    gave each pair a side; warm pairs are left as they are)."""
+    cold = np.flatnonzero(~warm_mask)
+    to_test = np.zeros(len(warm_mask), dtype=bool)
+    to_test[rng.permutation(cold)[len(cold) // 2:]] = True
+    users = np.concatenate([np.repeat(np.arange(n_users), np.diff(p)) for p, _ in (va, te)])
+    items = np.concatenate([va[1], te[1]])
+    side = np.concatenate([np.zeros(len(va[1]), bool), np.ones(len(te[1]), bool)])
+    side = np.where(warm_mask[items], side, to_test[items])
+    return (csr_from_pairs(users[~side], items[~side], n_users),
+            csr_from_pairs(users[side], items[side], n_users))
+
+
 def check_options(cfg) -> None:
     feats.check_mode(cfg.features)
     if cfg.split not in SPLITS:
@@ -158,8 +184,11 @@ def check_options(cfg) -> None:
     if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1) > 1e-6:
         raise ConfigError(f"data.ratios={ratios} is invalid: allowed three shares >= 0 "
                           "summing to 1 (train, val, test)")
-    if not 0 <= cfg.cold_share < 1:
+    if cfg.cold_share is not None and not 0 <= cfg.cold_share < 1:
         raise ConfigError(f"data.cold_share={cfg.cold_share} is invalid: allowed [0, 1)")
+    if cfg.split == "cold_items" and not cold_share(cfg):
+        raise ConfigError("data.cold_share=0 is invalid with data.split=cold_items: allowed "
+                          "(0, 1) or null (0.2, CLCRec's share)")
     if cfg.split in ("recbole_rs", "files") and cfg.cold_share:
         raise ConfigError(f"data.cold_share={cfg.cold_share} is invalid with data.split="
                           f"{cfg.split}: allowed 0 (RecBole's splits have no cold items)")
@@ -201,13 +230,16 @@ def build(file: Path, fmt: str, item_file: Optional[Path], cfg) -> Interactions:
 
     rng = np.random.default_rng(cfg.seed)
     warm_mask = np.ones(n_items, dtype=bool)
-    warm_mask[rng.choice(n_items, size=int(round(cfg.cold_share * n_items)), replace=False)] = 0
+    n_cold = int(round(cold_share(cfg) * n_items))
+    warm_mask[rng.choice(n_items, size=n_cold, replace=False)] = 0
     if cfg.split == "loo":
         tr, va, te = loo_split(rng, users, items, df["timestamp"].to_numpy(), warm_mask, n_users)
     elif cfg.split == "recbole_rs":
         tr, va, te = recbole_rs_split(rng, users, items, n_users, list(cfg.ratios))
     else:
         tr, va, te = random_split(rng, users, items, warm_mask, list(cfg.ratios), n_users)
+    if cfg.split == "cold_items":
+        va, te = cold_items_split(rng, va, te, warm_mask, n_users)
     if not len(tr[1]):
         raise DataError(f"{file}: empty training set after the {cfg.split} split")
     meta: Dict[str, object] = {"format": fmt, "ratings_read": n_read,
@@ -315,9 +347,9 @@ def load(cfg) -> Interactions:
     file, fmt = find_ratings(Path(cfg.path).expanduser())
     item_file = find_item_file(file, fmt) if cfg.features != "none" else None
     files = [file] + ([item_file] if item_file else [])
-    options = {k: cfg[k] for k in ("min_rating", "kcore", "split", "seed", "cold_share",
-                                   "title_dim")}
-    options.update(ratios=list(cfg.ratios), item_file=bool(item_file))
+    options = {k: cfg[k] for k in ("min_rating", "kcore", "split", "seed", "title_dim")}
+    options.update(ratios=list(cfg.ratios), item_file=bool(item_file),
+                   cold_share=cold_share(cfg))
     data = cached(cfg.cache_dir, "movielens", cfg.name, files, options,
                   lambda: build(file, fmt, item_file, cfg))
     data.meta.update(path=str(file), item_file=str(item_file) if item_file else None)

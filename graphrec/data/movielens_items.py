@@ -7,8 +7,9 @@ the same word lands in the same bucket on every machine. Catalogues:
 * ml-100k ``u.item``: ``id|title|date|video date|url|<19 genre flags>`` (latin-1);
 * ml-1m ``movies.dat``: ``id::title::Genre|Genre`` (latin-1);
 * ml-latest ``movies.csv``: ``movieId,title,genres`` (``|``-separated genres);
-* RecBole ``<name>.item``: ``item_id:token``, a ``movie_title`` or ``title`` field and a
-  ``class``/``genre``/``genres`` field (``token_seq``: space-separated).
+* RecBole ``<name>.item``: ``item_id:token``, a ``movie_title`` or ``title`` field (with
+  ``release_year``, when there, as one more title word) and a ``class``/``genre``/``genres``
+  field (``token_seq``: space-separated).
 """
 from __future__ import annotations
 
@@ -54,7 +55,10 @@ def _read_catalogue(file: Path, fmt: str) -> Tuple[pd.Series, Optional[pd.Series
         raise DataError(f"{file}: line 1: a RecBole .item header needs an item_id field")
     title = next((c for c in ("movie_title", "title") if c in df), None)
     genre = next((c for c in ("class", "genre", "genres") if c in df), None)
-    return (df["item_id"], df[title].fillna("") if title else None,
+    titles = df[title].fillna("") if title else None
+    if titles is not None and "release_year" in df:  # the year u.item's titles hold
+        titles = titles + " " + df["release_year"].fillna("")
+    return (df["item_id"], titles,
             df[genre].fillna("").str.get_dummies(sep=" ") if genre else None)
 
 

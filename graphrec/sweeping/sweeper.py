@@ -16,7 +16,8 @@ What it changes from hydra-optuna-sweeper 1.4.0rc3 (whose search-space parsing i
   batch (:mod:`.heartbeat`; ``heartbeat_interval``, ``grace_period``);
 * ``conditions``: a searched key may be searched only when other keys take given values
   (``loader.num_workers`` only for ``loader=workers``), define-by-run (:mod:`.space`);
-* ``rows``: a fixed, ordered list of cumulative override rows instead of sampled trials;
+* ``rows``: a fixed, ordered list of cumulative override rows instead of sampled trials,
+  each run ``repeats`` times (``trainer.seed`` = the row's seed + 0, 1, ...), row-major;
 * the SQLite file's folder is created, and the study's directions are checked on resume;
 * several processes may share the study: opening it is retried while another process creates
   it (:mod:`.storage`), and the results file is written under a lock (:mod:`.results`).
@@ -85,12 +86,17 @@ def _num(v: float) -> str:
 class GraphrecSweeperImpl(OptunaSweeperImpl):
     def __init__(self, sampler, direction, storage, study_name, n_trials, n_jobs,
                  max_failure_rate, custom_search_space, params, rows, pruner=None,
-                 conditions=None, heartbeat_interval=None, grace_period=None) -> None:
+                 conditions=None, heartbeat_interval=None, grace_period=None,
+                 repeats=1) -> None:
         super().__init__(None, direction, storage, study_name, n_trials, n_jobs,
                          max_failure_rate, custom_search_space, params)
         self.sampler_cfg = sampler
         self.pruner_cfg = pruner
         self.rows = rows
+        if not isinstance(repeats, int) or repeats < 1:
+            raise ValueError(f"hydra.sweeper.repeats={repeats!r}: an integer >= 1 (runs of "
+                             "each listed row, trainer.seed = the row's + 0, 1, ...)")
+        self.repeats = repeats
         self.conditions = conditions
         if heartbeat_interval is not None and heartbeat_interval <= 0:
             raise ValueError(f"hydra.sweeper.heartbeat_interval={heartbeat_interval}: a "
@@ -168,9 +174,12 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
         return overrides
 
     def _row_overrides(self, fixed: dict, fixed_overrides: list) -> list:
-        """One override list per row; each row adds its overrides to the previous row's (a
-        later value of the same key wins), as the guide's '+ this' tables do."""
+        """One override list per row and repeat; each row adds its overrides to the previous
+        row's (a later value of the same key wins), as the guide's '+ this' tables do. Repeat
+        ``i`` of a row sets ``trainer.seed`` to the row's seed + i; a row's repeats run one
+        after another (row-major), under the row's label, so compare averages them."""
         state, jobs = dict(fixed), []
+        base = OmegaConf.select(self.config, "trainer.seed", default=0)
         for name, row in self.rows.items():
             space, row_fixed, row_deletes = create_params_from_overrides(list(row))
             if space:
@@ -178,8 +187,11 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
                                  f"not sweeps ({', '.join(space)})")
             state.update(row_fixed)
             fixed_overrides = fixed_overrides + row_deletes
-            jobs.append((name, [f"{k}={v}" for k, v in state.items()] + fixed_overrides
-                         + [f"sweep.label={name}"]))
+            seed = int(state.get("trainer.seed", base))
+            for i in range(self.repeats):
+                row_state = {**state, "trainer.seed": seed + i} if self.repeats > 1 else state
+                jobs.append((name, [f"{k}={v}" for k, v in row_state.items()]
+                             + fixed_overrides + [f"sweep.label={name}"]))
         return jobs
 
     def _launch(self, trials: list, overrides: list) -> list:

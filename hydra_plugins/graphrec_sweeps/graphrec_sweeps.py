@@ -48,6 +48,9 @@ class GraphrecSweeperConf(OptunaSweeperConf):
     _target_: str = "hydra_plugins.graphrec_sweeps.graphrec_sweeps.GraphrecSweeper"
     # Ordered rows of overrides run instead of sampled trials; each row adds to the previous.
     rows: Dict[str, List[str]] = field(default_factory=dict)
+    # Runs of each listed row (rows only): repeat i sets trainer.seed = the row's seed + i;
+    # a row's repeats run together (row-major), under the row's label.
+    repeats: int = 1
     # An optuna.pruners.* config (_target_ and its arguments), or null for none. It stops
     # trials of single-objective studies from the validations they report.
     pruner: Any = None
@@ -67,7 +70,7 @@ ConfigStore.instance().store(group="hydra/sweeper", name="graphrec", node=Graphr
 
 
 class GraphrecSweeper(Sweeper):
-    """hydra-optuna-sweeper's options plus ``rows``, ``pruner``, ``conditions``,
+    """hydra-optuna-sweeper's options plus ``rows``, ``repeats``, ``pruner``, ``conditions``,
     ``heartbeat_interval`` and ``grace_period``; see graphrec/sweeping/sweeper.py."""
 
     def __init__(self, sampler: Any, direction: Any, storage: Any, study_name: Optional[str],
@@ -75,13 +78,13 @@ class GraphrecSweeper(Sweeper):
                  custom_search_space: Optional[str], params: Any, rows: Any = None,
                  pruner: Any = None, conditions: Any = None,
                  heartbeat_interval: Optional[int] = 60,
-                 grace_period: Optional[int] = 180) -> None:
+                 grace_period: Optional[int] = 180, repeats: int = 1) -> None:
         from graphrec.sweeping.sweeper import GraphrecSweeperImpl
 
         self.sweeper = GraphrecSweeperImpl(sampler, direction, storage, study_name, n_trials,
                                            n_jobs, max_failure_rate, custom_search_space,
                                            params, rows, pruner, conditions,
-                                           heartbeat_interval, grace_period)
+                                           heartbeat_interval, grace_period, repeats)
 
     def setup(self, *, hydra_context, task_function, config) -> None:
         self.sweeper.setup(hydra_context=hydra_context, task_function=task_function,
