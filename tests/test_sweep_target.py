@@ -64,10 +64,14 @@ def test_pruner_stops_a_trailing_trial_early(tmp_path):
 
 
 def test_accuracy_at_budget_returns_val_recall(tmp_path):
+    # patience 0: only the budget can end it (1000 epochs take far longer than 1 s), however
+    # many validations a loaded machine fits in that second (the budget's end is validated)
     train("-m", f"hydra.sweep.dir={tmp_path}", *TINY, "sweep.objective=accuracy_at_budget",
-          "trainer.time_budget_s=1", "trainer.epochs=1000", "hydra.sweeper.params=null",
-          rows_arg({"only": []}), cwd=tmp_path)
+          "trainer.time_budget_s=1", "trainer.epochs=1000", "trainer.patience=0",
+          "hydra.sweeper.params=null", rows_arg({"only": []}), cwd=tmp_path)
     (trial,) = load_study(tmp_path).trials
     record = json.loads((tmp_path / "0" / "metrics.json").read_text())
-    assert record["stop_reason"] == "time_budget"
+    assert record["stop_reason"] == "time_budget" and record["epochs_run"] < 1000
+    assert record["validations"] >= 1 and record["throughput"]["wall_s"] >= 1
+    assert trial.state == TrialState.COMPLETE
     assert trial.values[0] == pytest.approx(record["val"]["recall@20"])

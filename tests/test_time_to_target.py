@@ -3,12 +3,18 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
+import types
 
 import pytest
 
+import graphrec.training.clock as clock_module
+import graphrec.training.loop as loop_module
 from graphrec.config import ConfigError, validate
 from graphrec.training import train
 from conftest import make_cfg
+
+TICK = 1e-3  # fake seconds per reading of the run's clock
 
 
 def _rows(folder):
@@ -16,7 +22,29 @@ def _rows(folder):
         return list(csv.DictReader(fh))
 
 
-def test_epochs_csv_grows_during_the_run_with_the_clock(tmp_path):
+@pytest.fixture
+def fake_clock(monkeypatch):
+    """The run's clock (graphrec/training/clock.py) on a counter: each reading advances it by
+    TICK and each evaluation by ``eval_cost`` seconds, so what a test sees depends on the
+    steps and validations the run makes, not on how loaded the machine is."""
+    fake = types.SimpleNamespace(now=0.0, eval_cost=0.0)
+
+    def perf_counter():
+        fake.now += TICK
+        return fake.now
+
+    def evaluate(*args, **kwargs):
+        fake.now += fake.eval_cost
+        return real_eval(*args, **kwargs)
+
+    real_eval = loop_module._flat_eval
+    monkeypatch.setattr(clock_module, "time", types.SimpleNamespace(perf_counter=perf_counter))
+    monkeypatch.setattr(loop_module, "_flat_eval", evaluate)
+    return fake
+
+
+def test_epochs_csv_grows_during_the_run_with_the_clock(tmp_path, fake_clock):
+    fake_clock.eval_cost = 1.0  # each validation: one second on the clock
     seen = []
 
     def report(n, values):  # called at each validation: the file must already hold the rows
@@ -27,17 +55,17 @@ def test_epochs_csv_grows_during_the_run_with_the_clock(tmp_path):
                     report=report)
     assert seen == [0, 1, 2]  # written row by row, not at the end
     rows = _rows(tmp_path)
-    assert len(rows) == 3
+    assert len(rows) == 3 and all(r["val_recall@20"] for r in rows)
     wall = [float(r["wall_s"]) for r in rows]
-    assert wall == sorted(wall) and wall[0] > 0
-    for r in rows:  # wall = training + validation (+ nothing else on this clock)
-        assert float(r["wall_s"]) == pytest.approx(float(r["train_s"]) + float(r["eval_s"]),
-                                                   abs=2e-3)
-        assert float(r["eval_s"]) > 0 and r["val_recall@20"]
+    train_s = [float(r["train_s"]) for r in rows]
+    assert wall == sorted(wall) and train_s == sorted(train_s) and train_s[0] > 0
+    # each validation is counted once, as validation time, and not as training time
+    assert [float(r["eval_s"]) for r in rows] == pytest.approx([1, 2, 3], abs=0.01)
+    assert train_s[-1] < 1
     assert [int(r["samples"]) for r in rows] == [metrics["data"]["n_train"] * k for k in (1, 2, 3)]
-    tp = metrics["throughput"]
-    assert tp["wall_s"] == pytest.approx(wall[-1], abs=0.05)
-    assert tp["train_s"] + tp["eval_s"] == pytest.approx(tp["wall_s"])
+    tp = metrics["throughput"]  # the final evaluation (val and test: 2 s more) is off the clock
+    assert tp["wall_s"] == pytest.approx(wall[-1], abs=0.01)
+    assert tp["eval_s"] == pytest.approx(float(rows[-1]["eval_s"]), abs=0.01)
 
 
 def test_eval_every_steps_validates_inside_epochs(tmp_path):
@@ -52,15 +80,16 @@ def test_eval_every_steps_validates_inside_epochs(tmp_path):
     assert any(not r["epoch_s"] for r in rows) and steps_per_epoch > 2
 
 
-def test_eval_every_s_gives_a_curve_within_one_epoch(tmp_path):
-    # one long epoch (small batches) validated on the clock
+def test_eval_every_s_gives_a_curve_within_one_epoch(tmp_path, fake_clock):
+    # one long epoch (small batches, ~480 steps, a few clock readings each) validated on the clock
     metrics = train(make_cfg(["trainer.epochs=1", "batch.size=8", "trainer.eval_every=0",
                               "trainer.eval_every_s=0.05", "trainer.patience=0"]),
                     str(tmp_path))
     rows = [r for r in _rows(tmp_path) if r["val_recall@20"]]
-    assert len(rows) >= 3 and metrics["validations"] == len(rows)
+    assert len(rows) >= 4 and metrics["validations"] == len(rows)
     gaps = [float(b["train_s"]) - float(a["train_s"]) for a, b in zip(rows, rows[1:])]
-    assert min(gaps[:-1]) >= 0.05  # the last one may be the epoch's end
+    # due once 0.05 s of training passed, and validated at that step
+    assert all(0.05 <= g < 0.05 + 10 * TICK for g in gaps), gaps
 
 
 def test_target_reached_is_timed_at_the_first_validation_above_it(tmp_path):
@@ -103,18 +132,35 @@ def test_no_target_no_record(tmp_path):
     assert "target" not in train(make_cfg(["trainer.epochs=1"]), str(tmp_path))
 
 
-def test_time_budget_stops_training_then_validates(tmp_path):
-    budget = 1.0
+def test_time_budget_stops_training_then_validates(tmp_path, fake_clock):
+    budget = 0.3  # ~300 steps at a reading a step: in the second epoch, before its validation
     metrics = train(make_cfg(["trainer.epochs=1000", "batch.size=16", "trainer.patience=0",
                               "trainer.eval_every=5", f"trainer.time_budget_s={budget}"]),
                     str(tmp_path))
     assert metrics["status"] == "completed" and metrics["stop_reason"] == "time_budget"
     rows = _rows(tmp_path)
     last = rows[-1]
-    assert last["val_recall@20"]  # the budget's end is validated
+    assert last["val_recall@20"] and metrics["validations"] == 1  # the budget's end, validated
+    assert int(last["step"]) == metrics["steps"]
     wall = metrics["throughput"]["wall_s"]
-    assert budget <= wall < budget + 1.0
-    assert metrics["epochs_run"] < 1000
+    assert budget <= wall < budget + 10 * TICK  # stopped at the first step past it
+    assert 1 <= metrics["epochs_run"] - 1 < 5
+
+
+def test_epoch_cut_at_a_validation_logs_its_own_rate(tmp_path, fake_clock, caplog):
+    # the first validation (0.05 s of training, mid-epoch) takes the run past its budget: the
+    # epoch ends there with no step since that row, and is still logged at its samples/s
+    fake_clock.eval_cost = 1.0
+    caplog.set_level(logging.INFO, logger="graphrec.training.loop")
+    metrics = train(make_cfg(["trainer.epochs=5", "batch.size=8", "trainer.patience=0",
+                              "trainer.eval_every=0", "trainer.eval_every_s=0.05",
+                              "trainer.time_budget_s=0.5"]), str(tmp_path))
+    assert metrics["stop_reason"] == "time_budget" and metrics["validations"] == 1
+    (row,) = _rows(tmp_path)
+    assert metrics["epochs_run"] == 1 and int(row["step"]) == metrics["steps"] < 400
+    (epoch,) = [r for r in caplog.records if r.msg.startswith("epoch %d | loss")]
+    rate = epoch.args[2]  # the epoch's samples over its training time
+    assert rate == pytest.approx(metrics["samples"] / float(row["train_s"]), rel=0.05)
 
 
 def test_pruning_callback_stops_the_run(tmp_path):

@@ -1,4 +1,5 @@
 """Sweeps: a resumable Optuna sweeper for Hydra, its config resolvers and sampler seeding.
 
-Nothing here is imported by a single run; the Hydra plugin in ``hydra_plugins/graphrec_sweeps``
-imports :mod:`.resolvers` at start-up and :mod:`.sweeper` only when a sweep starts."""
+A single run imports only :mod:`.report` (``train.py``: the objective's metric and the pruning
+reporter, neither importing Optuna); the Hydra plugin in ``hydra_plugins/graphrec_sweeps``
+imports :mod:`.resolvers` at start-up and :mod:`.sweeper` (and Optuna) only when a sweep starts."""
