@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any, List, Optional, Union
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 from .errors import ConfigError  # noqa: F401  (re-exported: callers import it from here)
+# One schema per model, in its light spec (graphrec/models/specs/NAME.py) with its builder,
+# key ranges and whether it reads item features; no torch is imported.
+from .models.registry import FEATURE_MODELS, MODEL_RANGES, MODEL_SCHEMAS  # noqa: F401
 
 
 # ----------------------------------------------------------------------------- data
@@ -61,7 +64,7 @@ class MovielensData:
     split: str = "random"
     ratios: List[float] = field(default_factory=lambda: [0.8, 0.1, 0.1])
     seed: int = 0
-    cold_share: float = 0.0
+    cold_share: Optional[float] = None  # null: the split's default (cold_items 0.2, else 0)
     features: str = "synthetic"
     title_dim: int = 128
     feat_dims: List[int] = field(default_factory=lambda: [64, 32, 32])
@@ -98,76 +101,67 @@ class SamplingConfig:
     replacement: bool = True
 
 
-# One schema per model: shared keys on the base, each model's own keys on its class only, so
-# `model=mf model.lr_lambda=0.3` fails at composition naming the key, as a wrong data key does.
+# ----------------------------------------------------------------------------- optimizer
+# One schema per optimizer and per schedule, as for models: `optimizer=sgd optimizer.betas=...`
+# fails at composition. The learning rate is not here: it is model.lr, scaled by batch.
 @dataclass
-class ModelBase:
+class OptimizerBase:
     name: str = MISSING
-    impl: str = "auto"
-    dim: int = 64
-    lr: float = 1e-3
-    reg_weight: float = 1e-4
-    init: str = "normal"
+    weight_decay: float = 0.0
 
 
 @dataclass
-class RankingModel(ModelBase):
-    """The models trained with BPR (one negative) or a sampled softmax at ``temp_value``."""
-    lr: float = 5e-3
-    temp_value: float = 0.2
+class AdamOptimizer(OptimizerBase):
+    name: str = "adam"
+    betas: List[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8
 
 
 @dataclass
-class MfModel(RankingModel):
-    name: str = "mf"
+class AdamwOptimizer(AdamOptimizer):
+    name: str = "adamw"
+    weight_decay: float = 0.01
 
 
 @dataclass
-class LightgcnModel(MfModel):
-    name: str = "lightgcn"
-    n_layers: int = 3
+class SgdOptimizer(OptimizerBase):
+    name: str = "sgd"
+    momentum: float = 0.9
+    nesterov: bool = False
 
 
 @dataclass
-class ClcrecModel(ModelBase):
-    name: str = "clcrec"
-    lr: float = 1e-2
-    reg_weight: float = 0.1
-    init: str = "xavier_normal"
-    temp_value: float = 2.0
-    lr_lambda: float = 0.5
-    num_sample: float = 0.5
-    encoder_hidden: int = 256
-    graph_layers: int = 0
+class AdagradOptimizer(OptimizerBase):
+    name: str = "adagrad"
+    eps: float = 1e-10
+    lr_decay: float = 0.0
+    initial_accumulator_value: float = 0.0
+
+
+OPTIMIZER_SCHEMAS = {"adam": AdamOptimizer, "adamw": AdamwOptimizer, "sgd": SgdOptimizer,
+                     "adagrad": AdagradOptimizer}
 
 
 @dataclass
-class MmgcnModel(RankingModel):
-    name: str = "mmgcn"
-    reg_weight: float = 1e-5
-    init: str = "xavier_normal"
-    dim_latent: int = 256
-    n_layers: int = 2
-    aggr: str = "mean"
-    concat: bool = False
+class ConstantScheduler:
+    name: str = "constant"
 
 
 @dataclass
-class VbprModel(RankingModel):
-    name: str = "vbpr"
-    item_bias: bool = True
+class WarmupCosineScheduler:
+    name: str = "warmup_cosine"
+    warmup_steps: int = 100
+    total_steps: int = 0  # 0: the run's length (trainer.max_steps, else epochs x steps)
+    min_lr_ratio: float = 0.0
 
 
 @dataclass
-class DropoutnetModel(RankingModel):
-    name: str = "dropoutnet"
-    hidden: int = 256
-    dropout: float = 0.5
+class WarmupLinearScheduler(WarmupCosineScheduler):
+    name: str = "warmup_linear"
 
 
-# name -> schema; a new model adds its entry here and in graphrec/models/__init__.py.
-MODEL_SCHEMAS = {"clcrec": ClcrecModel, "mf": MfModel, "lightgcn": LightgcnModel,
-                 "mmgcn": MmgcnModel, "vbpr": VbprModel, "dropoutnet": DropoutnetModel}
+SCHEDULER_SCHEMAS = {"constant": ConstantScheduler, "warmup_cosine": WarmupCosineScheduler,
+                     "warmup_linear": WarmupLinearScheduler}
 
 
 @dataclass
@@ -245,6 +239,8 @@ class Config:
     precision: PrecisionConfig = MISSING
     sampling: SamplingConfig = MISSING
     model: Any = MISSING
+    optimizer: Any = MISSING
+    scheduler: Any = MISSING
     trainer: TrainerConfig = MISSING
     evaluation: EvaluationConfig = MISSING
     logger: LoggerConfig = field(default_factory=LoggerConfig)
@@ -257,8 +253,10 @@ def register_configs() -> None:
     for name, node in [("synthetic_schema", SyntheticData), ("clcrec_schema", ClcrecData),
                        ("movielens_schema", MovielensData)]:
         cs.store(group="data", name=name, node=node)
-    for name, node in MODEL_SCHEMAS.items():
-        cs.store(group="model", name=f"{name}_schema", node=node)
+    for group, schemas in [("model", MODEL_SCHEMAS), ("optimizer", OPTIMIZER_SCHEMAS),
+                           ("scheduler", SCHEDULER_SCHEMAS)]:
+        for name, node in schemas.items():
+            cs.store(group=group, name=f"{name}_schema", node=node)
     for group, node in [("loader", LoaderConfig), ("batch", BatchConfig),
                         ("precision", PrecisionConfig), ("sampling", SamplingConfig),
                         ("trainer", TrainerConfig),
@@ -360,6 +358,7 @@ def validate(cfg) -> None:
     _require(cfg.batch.size > 0, "batch.size", cfg.batch.size, "an integer > 0")
     _require(cfg.sampling.num_neg > 0, "sampling.num_neg", cfg.sampling.num_neg, "an integer > 0")
     _validate_model(cfg.model)
+    _validate_optim(cfg)
     _require(cfg.trainer.epochs > 0, "trainer.epochs", cfg.trainer.epochs, "an integer > 0")
     _require(cfg.trainer.max_steps >= 0, "trainer.max_steps", cfg.trainer.max_steps,
              "an integer >= 0 (0 = no limit)")
@@ -396,28 +395,46 @@ def validate(cfg) -> None:
                           "a CUDA device and trainer.compile=true (allowed: false)")
 
 
-# Ranges of model keys, checked when the chosen model has the key.
-MODEL_RANGES = {
-    "lr": (lambda v: v > 0, "a float > 0"),
-    "dim": (lambda v: v > 0, "an integer > 0"),
-    "reg_weight": (lambda v: v >= 0, "a float >= 0 (0 = no regulariser)"),
-    "num_sample": (lambda v: 0.0 <= v <= 1.0, "a float in [0, 1]"),
-    "lr_lambda": (lambda v: 0.0 <= v <= 1.0, "a float in [0, 1]"),
-    "temp_value": (lambda v: v > 0, "a float > 0"),
-    "n_layers": (lambda v: v >= 0, "an integer >= 0"),
-    "encoder_hidden": (lambda v: v > 0, "an integer > 0"),
-    "graph_layers": (lambda v: v >= 0, "an integer >= 0 (0 = no graph encoder)"),
-    "dim_latent": (lambda v: v > 0, "an integer > 0"),
-    "aggr": (lambda v: v in ("mean", "add"), "one of mean|add"),
-    "hidden": (lambda v: v > 0, "an integer > 0"),
-    "dropout": (lambda v: 0.0 <= v <= 1.0, "a float in [0, 1]"),
-}
-
-
 def _validate_model(mcfg) -> None:
+    """The ranges of model keys (each spec's), checked when the chosen model has the key."""
     for key, (ok, allowed) in MODEL_RANGES.items():
         if key in mcfg:
             _require(ok(mcfg[key]), f"model.{key}", mcfg[key], allowed)
+
+
+# Ranges of optimizer and scheduler keys, checked when the chosen option has the key.
+OPTIM_RANGES = {
+    "optimizer.weight_decay": (lambda v: v >= 0, "a float >= 0 (0 = no decay)"),
+    "optimizer.betas": (lambda v: len(v) == 2 and all(0 <= b < 1 for b in v),
+                        "two floats in [0, 1)"),
+    "optimizer.eps": (lambda v: v > 0, "a float > 0"),
+    "optimizer.momentum": (lambda v: v >= 0, "a float >= 0"),
+    "optimizer.lr_decay": (lambda v: v >= 0, "a float >= 0"),
+    "optimizer.initial_accumulator_value": (lambda v: v >= 0, "a float >= 0"),
+    "scheduler.warmup_steps": (lambda v: v >= 0, "an integer >= 0 (0 = no warm-up)"),
+    "scheduler.total_steps": (lambda v: v >= 0, "an integer >= 0 (0 = the run's length)"),
+    "scheduler.min_lr_ratio": (lambda v: 0.0 <= v <= 1.0, "a float in [0, 1]"),
+}
+
+
+def _validate_optim(cfg) -> None:
+    """Absent groups (a run recorded before them) train as adam + constant."""
+    for group, schemas in (("optimizer", OPTIMIZER_SCHEMAS), ("scheduler", SCHEDULER_SCHEMAS)):
+        name = OmegaConf.select(cfg, f"{group}.name")
+        _require(name is None or name in schemas, f"{group}.name", name,
+                 "one of " + "|".join(schemas))
+    for key, (ok, allowed) in OPTIM_RANGES.items():
+        value = OmegaConf.select(cfg, key)
+        if value is not None:
+            _require(ok(list(value) if key.endswith("betas") else value), key, value, allowed)
+    if OmegaConf.select(cfg, "optimizer.nesterov"):
+        _require(cfg.optimizer.momentum > 0, "optimizer.nesterov", True,
+                 "false while optimizer.momentum is 0 (Nesterov needs momentum)")
+    warmup, total = (OmegaConf.select(cfg, f"scheduler.{k}") for k in ("warmup_steps",
+                                                                          "total_steps"))
+    if total:
+        _require(warmup < total, "scheduler.warmup_steps", warmup,
+                 f"an integer below scheduler.total_steps={total}")
 
 
 def _validate_clock(cfg) -> None:
@@ -456,10 +473,6 @@ def _validate_loggers(cfg) -> None:
     if importlib.util.find_spec("tensorboard") is None:  # before any work, not at the 1st step
         raise ConfigError("logger=tensorboard needs the tensorboard package: "
                           "pip install -e \".[tensorboard]\"")
-
-
-# Models that read item features (data.features must not be empty).
-FEATURE_MODELS = {"clcrec", "mmgcn", "vbpr", "dropoutnet"}
 
 
 def validate_against_data(cfg, data) -> None:

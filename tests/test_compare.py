@@ -356,7 +356,7 @@ def test_failed_runs_are_listed_and_baseline_is_selectable(workdir, tmp_path):
     assert table["speedup"].min() == pytest.approx(1.0)
     image = png(tmp_path / "compare.png")
     assert image.shape[:2] == PANEL_PX  # one table (the failed run has no point of its own)
-    assert shows(image, "tab:red") and shows(image, "tab:blue")  # the Pareto front, the runs
+    assert shows(image, "tab:red")  # the Pareto front's stars
 
 
 def test_runs_without_a_target_get_a_hint_to_set_one(tmp_path, capsys):
@@ -367,3 +367,20 @@ def test_runs_without_a_target_get_a_hint_to_set_one(tmp_path, capsys):
     table, out = run_compare(tmp_path / "runs", "--out", tmp_path / "out", "--target", "0.2",
                              capsys=capsys)
     assert "--target VALUE times" not in out and table["time_to_target_s"].notna().all()
+
+
+def test_a_key_older_runs_lack_does_not_split_repeats():
+    """Runs recorded before a config key existed group with runs at one value of it; runs
+    that disagree on it still split."""
+    from pathlib import Path
+
+    from graphrec.reporting.compare import differing_keys
+    from graphrec.reporting.runs import Run
+
+    old = Run(Path("a"), {"model.lr": 0.1, "trainer.seed": 0}, "completed")
+    new = Run(Path("b"), {"model.lr": 0.1, "trainer.seed": 1, "optimizer.name": "adam"},
+              "completed")
+    other = Run(Path("c"), {"model.lr": 0.1, "trainer.seed": 2, "optimizer.name": "sgd"},
+                "completed")
+    assert differing_keys([old, new]) == ["trainer.seed"]
+    assert differing_keys([old, new, other]) == ["trainer.seed", "optimizer.name"]

@@ -49,8 +49,11 @@ UNSEEN = ("logger.", "trainer.progress", "trainer.log_every")
 
 
 def differing_keys(runs) -> list:
+    """Keys whose values differ between runs. A key some runs lack (recorded before it
+    existed: a new config group keeps the old behaviour as its default) differs only where
+    the runs that have it disagree."""
     keys = list(dict.fromkeys(k for run in runs for k in run.config if not k.startswith(UNSEEN)))
-    keys = [k for k in keys if len({repr(run.config.get(k)) for run in runs}) > 1]
+    keys = [k for k in keys if len({repr(run.config[k]) for run in runs if k in run.config}) > 1]
     return sorted(keys, key=lambda k: k != "sweep.label")  # the row's name first
 
 

@@ -1,5 +1,6 @@
-"""Trainer-side parts of the lean step: the optimizer, and the GPU-only options
-``trainer.compile`` (torch.compile) and ``trainer.cuda_graphs`` (CUDA-graph capture).
+"""Trainer-side parts of the lean step: the GPU-only options ``trainer.compile``
+(torch.compile) and ``trainer.cuda_graphs`` (CUDA-graph capture). The optimizer, fused for
+the lean step, is built in optim.py.
 
 ``config.validate`` refuses both on CPU before anything is built; they are checked again
 here so a caller that skips validation gets the same clear error.
@@ -13,13 +14,6 @@ import torch
 from ..config import ConfigError
 
 log = logging.getLogger(__name__)
-
-
-def make_optimizer(params, lr: float, impl: str) -> torch.optim.Optimizer:
-    """Adam. The lean step uses the fused kernel (one pass over each tensor instead of about
-    ten: 55 -> 8 ms per step at the seed's 62k x 64 embedding table on CPU); the seed's
-    step keeps torch's default Adam."""
-    return torch.optim.Adam(params, lr=lr, fused=True if impl == "lean" else None)
 
 
 def prepare(model, cfg, device: torch.device):

@@ -27,7 +27,7 @@ from ..models import build_model
 from ..reporting import per_user, write_json
 from ..reporting.loggers import Loggers
 from ..sampling import build_sampler
-from . import accel, advice, checkpoint, distributed
+from . import accel, advice, checkpoint, distributed, optim
 from .clock import Clock
 from .faults import Fault, InterruptFlag
 from .meter import ThroughputMeter, peak_memory
@@ -82,7 +82,9 @@ class Run:
         self.sampler = build_sampler(data, cfg, device, rank=world.rank, world=world.size)
         self.precision = Precision(cfg.precision.mode, device)
         self.lr = scaled_lr(cfg)
-        self.optimizer = accel.make_optimizer(self.model.parameters(), self.lr, self.impl)
+        self.optimizer = optim.make_optimizer(self.model.parameters(), self.lr, self.impl, cfg)
+        self.scheduler = optim.make_scheduler(self.optimizer, cfg, len(self.sampler))
+        self.impl = self.model.impl_for(cfg.batch.size // world.size * (1 + cfg.sampling.num_neg))
         self.meter = ThroughputMeter(device)
         self.fault = Fault(cfg.trainer.fail_after_steps, cfg.trainer.fail_kind)
         self.p = Progress()
@@ -93,14 +95,14 @@ class Run:
     def save_last(self) -> None:
         if not self.world.is_main:
             return
-        state = snapshot(self.model, self.optimizer, self.p)
+        state = snapshot(self.model, self.optimizer, self.p, self.scheduler)
         if self.precision.scaler is not None:
             state["scaler"] = self.precision.scaler.state_dict()
         checkpoint.save_atomic(state, self.last_path)
 
     def resume(self, run_dir: Path) -> None:
         ckpt = checkpoint.load(run_dir / "last.pt", self.device)
-        self.p = restore(ckpt, self.model, self.optimizer)
+        self.p = restore(ckpt, self.model, self.optimizer, self.scheduler)
         if self.precision.scaler is not None and "scaler" in ckpt:
             self.precision.scaler.load_state_dict(ckpt["scaler"])
         log.info("resumed %s at epoch %d, step %d", run_dir, self.p.epoch, self.p.step)
@@ -138,7 +140,7 @@ class Run:
         self.meter.start()
         batches = self.sampler.epoch(p.epoch, start_step=p.epoch_step)
         # plain values: config reads cost microseconds each, per step
-        max_steps, log_every = cfg.max_steps, cfg.log_every
+        max_steps, log_every, scheduler = cfg.max_steps, cfg.log_every, self.scheduler
         clock_checks = bool(cfg.eval_every_steps or cfg.eval_every_s or cfg.time_budget_s)
         while True:
             if stop.is_set and not self.world.active:
@@ -156,6 +158,8 @@ class Run:
             loss = self.fault.corrupt(loss, p.step)
             self.optimizer.zero_grad(set_to_none=True)
             self.precision.backward_step(loss, self.optimizer)
+            if scheduler is not None:  # host arithmetic only: sets param_groups' lr
+                scheduler.step()
             loss_sum += loss.detach().float()
             p.n_loss, p.step, p.epoch_step = p.n_loss + 1, p.step + 1, p.epoch_step + 1
             p.seen, p.samples = p.seen + len(users), p.samples + len(users)
@@ -294,8 +298,11 @@ class Run:
         elif p.step > p.last_eval_step or "epoch_s" in row:  # else the last row says it all
             self._write_row(row)
         val = row.get(f"val_{cfg.monitor}")
+        # the epoch's own rate: the row's counts only since the last row, none when the epoch
+        # was cut (time budget) right at a mid-epoch validation
+        rate = p.seen * self.world.size / p.epoch_s if p.epoch_s > 0 else row["samples_per_s"]
         log.info("epoch %d | loss %.4f | %.0f samples/s | %.1f s | wall %.1f s%s", p.epoch, loss,
-                 row["samples_per_s"], p.epoch_s, row["wall_s"],
+                 rate, p.epoch_s, row["wall_s"],
                  "" if val is None else f" | val {cfg.monitor} {val:.4f}")
         p.epoch, p.epoch_step, p.loss_sum, p.n_loss, p.seen, p.epoch_s = \
             p.epoch + 1, 0, 0.0, 0, 0, 0.0
@@ -355,7 +362,8 @@ class Run:
             "run": {"model": self.cfg.model.name, "impl": self.impl,
                     "loader": self.cfg.loader.kind, "batch_size": self.cfg.batch.size,
                     "num_neg": self.cfg.sampling.num_neg, "precision": self.cfg.precision.mode,
-                    "lr": self.lr, "sampler": getattr(self.sampler, "method", "dataset")},
+                    "lr": self.lr, "sampler": getattr(self.sampler, "method", "dataset"),
+                    **optim.names(self.cfg)},
             "device": str(self.device),
             "torch_version": torch.__version__,
         }

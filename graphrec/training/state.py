@@ -2,8 +2,8 @@
 
 The fast sampler keeps no state (its draws are keyed by seed, epoch and step); the seed
 loader is re-seeded per epoch and skips the steps already done. What remains is the model,
-the optimizer, the host RNGs (CLCRec's hybrid index uses torch's), the position in the
-epoch, the partial epoch's loss sums, early stopping and the rows written so far.
+the optimizer and its lr schedule, the host RNGs (CLCRec's hybrid index uses torch's), the
+position in the epoch, the partial epoch's loss sums, early stopping and the rows written.
 """
 from __future__ import annotations
 
@@ -68,14 +68,19 @@ def _literal(text: str):
     return ast.literal_eval(text)
 
 
-def snapshot(model, optimizer, progress: Progress) -> dict:
-    return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "rng": rng_state(), "progress": asdict(progress)}
+def snapshot(model, optimizer, progress: Progress, scheduler=None) -> dict:
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "rng": rng_state(), "progress": asdict(progress)}
+    if scheduler is not None:  # none with scheduler=constant
+        state["scheduler"] = scheduler.state_dict()
+    return state
 
 
-def restore(ckpt: dict, model, optimizer) -> Progress:
+def restore(ckpt: dict, model, optimizer, scheduler=None) -> Progress:
     model.load_state_dict(ckpt["model"])
-    optimizer.load_state_dict(ckpt["optimizer"])
+    optimizer.load_state_dict(ckpt["optimizer"])  # the lr the schedule had reached, too
+    if scheduler is not None and "scheduler" in ckpt:
+        scheduler.load_state_dict(ckpt["scheduler"])
     set_rng_state(ckpt["rng"])
     # a checkpoint of an earlier version may hold fields since dropped (train_s: now derived)
     known = {f.name for f in fields(Progress)}
