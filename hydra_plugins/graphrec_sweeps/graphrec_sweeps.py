@@ -1,7 +1,10 @@
 """graphrec's Hydra plugins: the ``sweeps`` config group and the ``graphrec`` sweeper.
 
 The work is done in :mod:`graphrec.sweeping`; the sweeper imports it (and Optuna) only when a
-sweep starts, so a single run does not pay for it."""
+sweep starts, so a single run does not pay for it. Hydra imports this module in every Hydra
+app of the environment, so it registers nothing by itself: the ``sweeps`` group, the
+``hydra/sweeper=graphrec`` option and the sweep configs' resolvers are added only when the
+app composing is graphrec's (its primary config folder is ``conf/`` of this checkout)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,8 +16,6 @@ from hydra.core.config_store import ConfigStore
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 from hydra.plugins.sweeper import Sweeper
 from hydra_plugins.hydra_optuna_sweeper.config import OptunaSweeperConf
-
-import graphrec.sweeping.resolvers  # noqa: F401  (resolvers the sweep configs use)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -31,6 +32,11 @@ class GraphrecSearchPath(SearchPathPlugin):
         conf = REPO / "conf"
         if any(Path(e.path.removeprefix("file://")).resolve() == conf
                for e in search_path.get_path()):
+            from graphrec.sweeping import resolvers
+
+            resolvers.register()  # ${sweep_directions:...}, ${choice_upto_cores:...}
+            ConfigStore.instance().store(group="hydra/sweeper", name="graphrec",
+                                         node=GraphrecSweeperConf, provider="graphrec")
             store_sweeps(REPO / "sweeps")
 
 
@@ -63,10 +69,6 @@ class GraphrecSweeperConf(OptunaSweeperConf):
     # before each of its batches. null interval: no heartbeat; null grace: twice the interval.
     heartbeat_interval: Optional[int] = 60
     grace_period: Optional[int] = 180
-
-
-ConfigStore.instance().store(group="hydra/sweeper", name="graphrec", node=GraphrecSweeperConf,
-                             provider="graphrec")
 
 
 class GraphrecSweeper(Sweeper):
