@@ -26,8 +26,7 @@ from typing import List, Optional
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from ..config import ConfigError, MovielensData
-from ..errors import GraphrecError
+from ..errors import ConfigError, GraphrecError
 from .splits import write_split
 
 log = logging.getLogger(__name__)
@@ -56,6 +55,10 @@ def main(argv=None) -> int:
     parser.add_argument("--format", choices=("inter", "csv"), default="inter")
     parser.add_argument("overrides", nargs="*", metavar="data.KEY=VALUE")
     args = parser.parse_args(argv)
+    # the data=movielens schema, so the keys and defaults are training's; imported here, as
+    # importing graphrec.config registers the Hydra schemas (graphrec.data itself does not)
+    from ..config import MovielensData
+
     dotlist = [o[len("data."):] if o.startswith("data.") else o for o in args.overrides]
     try:
         cfg = OmegaConf.merge(OmegaConf.structured(MovielensData), OmegaConf.from_dotlist(dotlist))

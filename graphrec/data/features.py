@@ -15,7 +15,7 @@ from typing import Dict, Sequence
 import numpy as np
 import torch
 
-from ..config import ConfigError
+from ..errors import ConfigError
 from .errors import DataError
 from .interactions import Interactions
 from .synthetic import MODALITIES

@@ -28,6 +28,7 @@ import pandas as pd
 
 from .errors import DataError
 from .interactions import Interactions, csr_from_pairs
+from .ratings import read_ratings  # the .inter reader: header and line checks
 
 log = logging.getLogger(__name__)
 
@@ -151,8 +152,6 @@ def _read_plain(file: Path) -> pd.DataFrame:
 def read_split_files(files: Sequence[Path], fmt: str) -> List[pd.DataFrame]:
     """One frame per file, columns user, item (str tokens)[, rating]; a missing or
     non-numeric value is an error naming the file and line."""
-    from .movielens import read_ratings  # the .inter reader: header and line checks
-
     out = []
     for file in files:
         if fmt == "inter":

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from .interactions import Interactions, csr_from_pairs
+from .split_rules import random_split
 
 log = logging.getLogger(__name__)
 
@@ -77,30 +78,6 @@ def _draw_items(gen: torch.Generator, logits_fn, degrees: np.ndarray, chunk: int
     users, items = np.concatenate(users), np.concatenate(items)
     order = np.argsort(users, kind="stable")  # back to user order, each user's draws as before
     return users[order], items[order]
-
-
-def _split(rng, users, items, warm_mask, ratios, n_users):
-    """Per user: cold items go to val/test only; warm items split train/val/test by ratios,
-    with at least one training item and, when the user has 3+, one val and one test item."""
-    order = np.lexsort((rng.random(len(users)), users))  # shuffle within each user
-    users, items = users[order], items[order]
-    is_cold = ~warm_mask[items]
-    split = np.zeros(len(users), dtype=np.int8)  # 0 train, 1 val, 2 test
-    split[is_cold] = 1 + (rng.random(is_cold.sum()) < 0.5)
-    w_users = users[~is_cold]
-    n_w = np.bincount(w_users, minlength=n_users)
-    start = np.zeros(n_users + 1, dtype=np.int64)
-    np.cumsum(n_w, out=start[1:])
-    rank = np.arange(len(w_users)) - start[w_users]
-    n_val = np.where(n_w >= 3, np.maximum(1, np.round(n_w * ratios[1])), 0).astype(np.int64)
-    n_test = np.where(n_w >= 3, np.maximum(1, np.round(n_w * ratios[2])), 0).astype(np.int64)
-    w_split = np.where(rank < n_val[w_users], 1, np.where(rank < (n_val + n_test)[w_users], 2, 0))
-    split[~is_cold] = w_split
-    out = []
-    for s in range(3):
-        m = split == s
-        out.append(csr_from_pairs(users[m], items[m], n_users))
-    return out
 
 
 class _Tied:
@@ -262,7 +239,7 @@ def _block_items(gen, tied: _Tied, uf: torch.Tensor, d: np.ndarray, stats: dict)
 
 
 def _block_split(rng, keys: np.ndarray, n_items: int, n_rows: int, warm_mask, ratios):
-    """:func:`_split` for one block of rows whose pairs are the sorted ``keys``: per split,
+    """:func:`~.split_rules.random_split` for one block of rows whose pairs are the sorted ``keys``: per split,
     (items per row, items sorted within each row)."""
     row, item = np.divmod(keys, n_items)
     # shuffle within each row: rows ascending, random order inside (ties: the lower key)
@@ -367,7 +344,7 @@ def build(cfg) -> Interactions:
 
         users, items = _draw_items(gen, logits_fn, degrees)
         warm_mask[rng.choice(n_items, size=n_cold, replace=False)] = False
-        (tr, va, te) = _split(rng, users, items, warm_mask, list(cfg.split), n_users)
+        (tr, va, te) = random_split(rng, users, items, warm_mask, list(cfg.split), n_users)
         del users, items
     else:
         warm_mask[rng.choice(n_items, size=n_cold, replace=False)] = False
