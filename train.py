@@ -18,6 +18,7 @@ from hydra.types import RunMode  # noqa: E402
 import graphrec.config  # noqa: F401,E402  (registers the schemas in Hydra's ConfigStore)
 from graphrec.errors import GraphrecError  # noqa: E402
 from graphrec.reporting.record import record_error, summary  # noqa: E402
+from graphrec.reporting.run_record import RunRecord  # noqa: E402
 from graphrec.sweeping.report import objective_metric, reporter  # noqa: E402
 from graphrec.training import train  # noqa: E402
 from graphrec.training.resume import resumed_config, resumed_folder  # noqa: E402
@@ -29,14 +30,16 @@ class RunFailed(RuntimeError):
     """A run that ended without a result (diverged, out of memory, interrupted)."""
 
 
-def objective(cfg, metrics: dict):
+def objective(cfg, metrics):
     """What the sweep reads (graphrec/sweeping/resolvers.py: OBJECTIVES); None when a
-    time_to_target run missed its target (the sweeper prunes the trial, saying so)."""
-    recall = metrics["val"][objective_metric(cfg)]
-    speed = metrics["throughput"]["samples_per_s"]
+    time_to_target run missed its target (the sweeper prunes the trial, saying so).
+    ``metrics``: the run's RunRecord (or its JSON, as ``train`` returns it)."""
+    record = metrics if isinstance(metrics, RunRecord) else RunRecord.from_json(metrics)
+    recall = record.split("val")[objective_metric(cfg)]
+    speed = record.throughput.samples_per_s
     return {"both": (speed, recall), "accuracy": recall, "throughput": speed,
             "accuracy_at_budget": recall,
-            "time_to_target": metrics.get("target", {}).get("time_to_target_s"),
+            "time_to_target": record.target.time_to_target_s if record.target else None,
             }[cfg.sweep.objective]
 
 
@@ -67,18 +70,19 @@ def main(cfg):
         if not multirun:  # the sweeper writes a failed trial's own error.txt
             record_error(hc.runtime.output_dir, exc, keep=cfg.trainer.resume)
         return fail(f"error: {exc}", 2, multirun, exc)
-    status = metrics["status"]
+    record = RunRecord.from_json(metrics)
+    status = record.status
     if status == "pruned":  # only in a sweep: the sweeper tells the study so
         return None
     if status != "completed":
-        where = metrics.get(f"{status}_at", {})
-        detail = f" ({metrics['error']})" if "error" in metrics else ""
+        where = record.stopped_at or {}
+        detail = f" ({record.error})" if record.error else ""
         run_dir = out_dir
         hint = f"; resume with trainer.resume={run_dir}" if status == "interrupted" else ""
         return fail(f"run {status} at epoch {where.get('epoch')} step {where.get('step')}"
                     f"{detail}{hint}; record in {run_dir}", EXIT_CODES[status], multirun)
-    print(summary(cfg, metrics, out_dir))
-    return objective(cfg, metrics)
+    print(summary(cfg, record, out_dir))
+    return objective(cfg, record)
 
 
 def _quiet_workers() -> None:

@@ -8,6 +8,8 @@ import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from .run_record import RunRecord
+
 METRICS = ("recall", "ndcg", "precision", "hit")
 CURVE_COLUMNS = ("epoch", "step", "samples", "train_s", "eval_s", "wall_s", "loss",
                  "samples_per_s", "epoch_s")
@@ -49,26 +51,28 @@ class EpochsCsv:
         self._fh.close()
 
 
-def summary(cfg, metrics: dict, out_dir: str) -> str:
-    """The few lines a person reads at the end of a run."""
+def summary(cfg, metrics, out_dir: str) -> str:
+    """The few lines a person reads at the end of a run (``metrics``: a RunRecord or its
+    JSON)."""
+    record = metrics if isinstance(metrics, RunRecord) else RunRecord.from_json(metrics)
     ks = sorted(cfg.trainer.ks)
-    lines = [f"best validation at epoch {metrics['best_epoch']} of {metrics['epochs_run']} "
-             f"(stopped by {metrics['stop_reason']})"]
+    lines = [f"best validation at epoch {record.best_epoch} of {record.epochs_run} "
+             f"(stopped by {record.stop_reason})"]
     for split in ("val", "test"):
         for part in ("", "_warm", "_cold"):
-            scores = metrics.get(split + part)
+            scores = record.split(split + part)
             if scores:
                 lines.append(f"  {split + part:<10} " + "  ".join(
                     f"Recall@{k} {scores[f'recall@{k}']:.4f}  NDCG@{k} {scores[f'ndcg@{k}']:.4f}"
                     for k in ks))
-    tp = metrics["throughput"]
-    lines.append(f"{tp['samples_per_s']:,.0f} samples/s | {tp['wall_s']:.1f} s on the clock, "
-                 f"{tp['eval_s']:.1f} s of it validating")
-    target = metrics.get("target")
+    tp = record.throughput
+    lines.append(f"{tp.samples_per_s:,.0f} samples/s | {tp.wall_s:.1f} s on the clock, "
+                 f"{tp.eval_s:.1f} s of it validating")
+    target = record.target
     if target:
-        lines.append(f"target val {target['metric']} >= {target['value']:g}: " + (
-            f"reached after {target['time_to_target_s']:.1f} s "
-            f"({target['epochs_to_target']:.2f} epochs)" if target["target_reached"]
+        lines.append(f"target val {target.metric} >= {target.value:g}: " + (
+            f"reached after {target.time_to_target_s:.1f} s "
+            f"({target.epochs_to_target:.2f} epochs)" if target.target_reached
             else "not reached"))
     lines.append(f"run folder: {out_dir} (metrics.json, epochs.csv, best.pt)")
     return "\n".join(lines)

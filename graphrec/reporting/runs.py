@@ -7,7 +7,6 @@ interrupted, pruned, error); without ``metrics.json`` it is ``error`` when the s
 ``error.txt``, else ``incomplete`` (killed, or still running)."""
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -17,6 +16,8 @@ from typing import Iterable, Optional
 import numpy as np
 import pandas as pd
 from omegaconf import OmegaConf
+
+from .run_record import RunRecord
 
 RUN_CONFIG = Path(".hydra") / "config.yaml"
 
@@ -80,16 +81,16 @@ def load_run(path: Path, k: int = 20, split: str = "val") -> Run:
     record_path = path / "metrics.json"
     if not record_path.is_file():
         return Run(path, config, "error" if error else "incomplete", error=error, epochs=epochs)
-    record = json.loads(record_path.read_text())
-    scores = record.get(split) or {}
-    throughput = record.get("throughput") or {}
-    metrics = {"samples_per_s": number(throughput.get("samples_per_s")),
-               "epoch_s": number(throughput.get("epoch_s")),
+    record = RunRecord.load(record_path)
+    scores, throughput = record.split(split), record.throughput
+    metrics = {"samples_per_s": number(throughput.samples_per_s),
+               "epoch_s": number(throughput.epoch_s),
                f"recall@{k}": number(scores.get(f"recall@{k}")),
                f"ndcg@{k}": number(scores.get(f"ndcg@{k}"))}
-    return Run(path, config, record.get("status", "completed"), metrics,
-               error=str(record.get("error") or error), target=record.get("target") or {},
-               epochs=epochs, heldout=str((record.get("evaluation") or {}).get("heldout") or ""))
+    return Run(path, config, record.status, metrics,
+               error=str(record.error or error),
+               target=record.target.to_json() if record.target else {},
+               epochs=epochs, heldout=str(record.evaluation.heldout or ""))
 
 
 def val_curve(run: Run, metric: str) -> Optional[tuple]:

@@ -25,7 +25,6 @@ What it changes from hydra-optuna-sweeper 1.4.0rc3 (whose search-space parsing i
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import math
 import time
@@ -39,6 +38,7 @@ from hydra_plugins.hydra_optuna_sweeper._impl import (OptunaSweeperImpl,
 from omegaconf import OmegaConf
 from optuna.trial import TrialState
 
+from ..reporting.run_record import RunRecord, Target
 from . import report
 from .heartbeat import OWNER, Heartbeat, StaleTrialCallback, ask, fail_stale_trials
 from .resolvers import OBJECTIVES
@@ -206,26 +206,26 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
         return returns
 
     @staticmethod
-    def _values(ret, record: dict, n_values: int, objective: str) -> list:
-        """The trial's values from its return and its ``metrics.json`` (``record``, {} when
-        none was written); raises TrialPruned (the pruner stopped it, or the target was not
-        reached) or any other error (the trial failed), with the reason."""
-        status = record.get("status", "completed")
+    def _values(ret, record: RunRecord, n_values: int, objective: str) -> list:
+        """The trial's values from its return and its ``metrics.json`` (``record``, an empty
+        RunRecord when none was written); raises TrialPruned (the pruner stopped it, or the
+        target was not reached) or any other error (the trial failed), with the reason."""
+        status = record.status
         if status == "pruned":
             raise optuna.TrialPruned(f"pruned by the study's pruner after validation "
-                                     f"{record.get('validations')}")
+                                     f"{record.validations}")
         value = ret.return_value  # raises the trial's own exception when the job failed
         if status != "completed":
-            where = record.get(f"{status}_at")
+            where = record.stopped_at
             raise RuntimeError(f"run ended with status {status!r}"
                                + (f" at {where}" if where else ""))
-        target = record.get("target") or {}
-        if objective == "time_to_target" and not target.get("target_reached"):
+        target = record.target or Target()
+        if objective == "time_to_target" and not target.target_reached:
             raise optuna.TrialPruned(
-                f"target {target.get('metric')} >= {target.get('value')} not reached within "
-                f"the trial's budget (stopped by {record.get('stop_reason')} after "
-                f"{record.get('throughput', {}).get('wall_s', 0):.0f} s; best val "
-                f"{record.get('val', {}).get(target.get('metric'), float('nan')):.4f})")
+                f"target {target.metric} >= {target.value} not reached within "
+                f"the trial's budget (stopped by {record.stop_reason} after "
+                f"{record.throughput.wall_s or 0:.0f} s; best val "
+                f"{record.split('val').get(target.metric, float('nan')):.4f})")
         values = list(value) if isinstance(value, (list, tuple)) else [value]
         values = [float(v) for v in values]
         if len(values) != n_values:
@@ -251,15 +251,17 @@ class GraphrecSweeperImpl(OptunaSweeperImpl):
         run_dir = Path(ret.hydra_cfg.hydra.runtime.output_dir)
         trial.set_user_attr("run_dir", str(run_dir))
         try:
-            record = json.loads((run_dir / "metrics.json").read_text())
+            record = RunRecord.load(run_dir / "metrics.json")
+            status = record.status
         except (OSError, ValueError):
-            record = {}  # none written (a bad config, a crash): `error` below says why
+            # none written (a bad config, a crash): `error` below says why
+            record, status = RunRecord.from_json({}), "error"
         # what optuna-dashboard shows beside each trial: how it ended and how fast it ran
-        trial.set_user_attr("status", record.get("status", "error"))
-        speed = (record.get("throughput") or {}).get("samples_per_s")
+        trial.set_user_attr("status", status)
+        speed = record.throughput.samples_per_s
         if speed is not None:
             trial.set_user_attr("samples_per_s", speed)
-        to_target = (record.get("target") or {}).get("time_to_target_s")
+        to_target = record.target.time_to_target_s if record.target else None
         if to_target is not None:
             trial.set_user_attr("time_to_target_s", to_target)
         try:

@@ -26,6 +26,8 @@ from ..evaluation import evaluate
 from ..models import build_model
 from ..reporting import per_user, write_json
 from ..reporting.loggers import Loggers
+from ..reporting.run_record import (Evaluation, Memory, RunInfo, RunRecord, Target,
+                                    Throughput)
 from ..sampling import build_sampler
 from . import accel, advice, checkpoint, distributed, optim
 from .clock import Clock
@@ -34,6 +36,7 @@ from .meter import ThroughputMeter, peak_memory
 from .meter import sync as meter_sync
 from .precision import Precision
 from .state import Progress, restore, snapshot
+from .stopping import Rules, StopReason, reason_of
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,7 @@ class Run:
                  world: distributed.World = distributed.World(), report=None):
         self.cfg, self.out, self.data, self.device, self.world = cfg, out, data, device, world
         self.report = report
+        self.rules = Rules(cfg.trainer, report)  # when to stop: stopping.py
         self.loggers = Loggers()  # the chosen loggers on rank 0 (_train), none elsewhere
         self.due_at_end = False
         self.clock = Clock()
@@ -140,64 +144,92 @@ class Run:
         self.meter.start()
         batches = self.sampler.epoch(p.epoch, start_step=p.epoch_step)
         # plain values: config reads cost microseconds each, per step
-        max_steps, log_every, scheduler = cfg.max_steps, cfg.log_every, self.scheduler
+        log_every, max_steps, interrupt = cfg.log_every, self.rules.max_steps, \
+            self.rules.interrupt
         clock_checks = bool(cfg.eval_every_steps or cfg.eval_every_s or cfg.time_budget_s)
         while True:
-            if stop.is_set and not self.world.active:
-                self.status = "interrupted"
+            # single process: the flag is asked before each step; under DDP at log points
+            if not self.world.active and self._stop(interrupt.after_step(stop.is_set)):
                 break
             t_wait = time.perf_counter()
             batch = next(batches, None)
             wait = time.perf_counter() - t_wait
             if batch is None:
                 break
-            users, items = batch
-            self.fault.maybe_fire(p.step)
-            with self.precision.autocast():
-                loss, _ = self.step_model(users, items)
-            loss = self.fault.corrupt(loss, p.step)
-            self.optimizer.zero_grad(set_to_none=True)
-            self.precision.backward_step(loss, self.optimizer)
-            if scheduler is not None:  # host arithmetic only: sets param_groups' lr
-                scheduler.step()
-            loss_sum += loss.detach().float()
-            p.n_loss, p.step, p.epoch_step = p.n_loss + 1, p.step + 1, p.epoch_step + 1
-            p.seen, p.samples = p.seen + len(users), p.samples + len(users)
-            self.meter.add(len(users), wait)
+            loss_sum += self._step(*batch, wait)
             bar.update(1)
-            last = bool(max_steps) and p.step >= max_steps
+            last = max_steps.after_step(p.step) is not None  # _end_epoch records it
             log_point = p.step % log_every == 0 or last
-            if log_point:
-                rate = self.meter.mark()
-                mean = float(loss_sum) / p.n_loss  # the host reads the loss here only
-                bar.set_postfix(loss=f"{mean:.4f}", samples_s=f"{rate:,.0f}")
-                self.loggers.log_step(p.step, {  # host values only: no extra sync
-                    "loss": mean, "samples_per_s": rate * self.world.size,
-                    "data_wait_share": self.meter.wait_s / (self.meter.step_s or 1.0),
-                    "lr": self.optimizer.param_groups[0]["lr"], **peak_memory(self.device)})
-                if self.world.any(not math.isfinite(mean), self.device):
-                    self.status = "diverged"
-                    break
-                if self.world.active and self.world.any(stop.is_set, self.device):
-                    self.status = "interrupted"
-                    break
+            if log_point and self._log_point(float(loss_sum), bar, stop):
+                break
             if last:
                 break
-            due, over = self._clock_checks(log_point) if clock_checks else (False, False)
-            if over:
-                p.stop_reason = "time_budget"
+            if clock_checks and self._clock_rules(log_point, loss_sum):
                 break
-            if due and p.epoch_step >= len(self.sampler):
-                self.due_at_end = True  # the epoch's end validates, with its own row
-            elif due:
-                self.meter.mark()
-                self._validate(self._row(float(loss_sum) / p.n_loss))
-                self.meter.start()
-                if p.stop_reason or self.status != "completed":
-                    break
         self.meter.mark()
         bar.close()
         p.loss_sum = float(loss_sum)
+
+    def _step(self, users, items, wait: float) -> torch.Tensor:
+        """One optimizer step; the batch's loss, detached, still on the device."""
+        p = self.p
+        self.fault.maybe_fire(p.step)
+        with self.precision.autocast():
+            loss, _ = self.step_model(users, items)
+        loss = self.fault.corrupt(loss, p.step)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.precision.backward_step(loss, self.optimizer)
+        if self.scheduler is not None:  # host arithmetic only: sets param_groups' lr
+            self.scheduler.step()
+        p.n_loss, p.step, p.epoch_step = p.n_loss + 1, p.step + 1, p.epoch_step + 1
+        p.seen, p.samples = p.seen + len(users), p.samples + len(users)
+        self.meter.add(len(users), wait)
+        return loss.detach().float()
+
+    def _stop(self, reason: Optional[StopReason]) -> bool:
+        """Stop for ``reason`` (True), or go on (None: False). The reason sets the status
+        (stopping.py) and, unless diverged or interrupted, ``Progress.stop_reason``."""
+        if reason is None:
+            return False
+        if reason.recorded:
+            self.p.stop_reason = reason.value
+        if reason.status != "completed":
+            self.status = reason.status
+        return True
+
+    def _log_point(self, loss_sum: float, bar, stop: InterruptFlag) -> bool:
+        """Log the mean loss and throughput (the host reads the loss here only), then ask
+        divergence and, under DDP, the interrupt, the ranks agreeing; True to stop."""
+        p = self.p
+        rate = self.meter.mark()
+        mean = loss_sum / p.n_loss
+        bar.set_postfix(loss=f"{mean:.4f}", samples_s=f"{rate:,.0f}")
+        self.loggers.log_step(p.step, {  # host values only: no extra sync
+            "loss": mean, "samples_per_s": rate * self.world.size,
+            "data_wait_share": self.meter.wait_s / (self.meter.step_s or 1.0),
+            "lr": self.optimizer.param_groups[0]["lr"], **peak_memory(self.device)})
+        rules = self.rules
+        if self.world.any(rules.divergence.after_step(mean) is not None, self.device):
+            return self._stop(StopReason.DIVERGED)
+        if self.world.active and self.world.any(
+                rules.interrupt.after_step(stop.is_set) is not None, self.device):
+            return self._stop(StopReason.INTERRUPTED)
+        return False
+
+    def _clock_rules(self, log_point: bool, loss_sum: torch.Tensor) -> bool:
+        """The time budget and a validation due by steps or seconds; True to stop."""
+        p = self.p
+        due, over = self._clock_checks(log_point)
+        if over:
+            return self._stop(StopReason.TIME_BUDGET)
+        if due and p.epoch_step >= len(self.sampler):
+            self.due_at_end = True  # the epoch's end validates, with its own row
+        elif due:
+            self.meter.mark()
+            self._validate(self._row(float(loss_sum) / p.n_loss))
+            self.meter.start()
+            return bool(p.stop_reason) or self.status != "completed"
+        return False
 
     def _clock_checks(self, log_point: bool) -> tuple:
         """(a validation is due, the time budget is spent), after a step. Host clock only, no
@@ -209,7 +241,8 @@ class Run:
             return due, False
         timed = bool(cfg.eval_every_s) and \
             self.clock.train() - p.last_eval_train_s >= cfg.eval_every_s
-        over = bool(cfg.time_budget_s) and self.clock.wall() >= cfg.time_budget_s
+        budget = self.rules.time_budget
+        over = bool(budget) and budget.spent(self.clock.wall())
         if self.world.active:
             timed, over = self.world.any(timed, self.device), self.world.any(over, self.device)
         return due or timed, over
@@ -249,23 +282,22 @@ class Run:
             p.time_to_best_s = row["wall_s"]
         else:
             p.bad_evals += 1
-        target = cfg.target
-        if target.value is not None and p.target is None and val[target.metric] >= target.value:
+        target, first = self.rules.target, p.target is None
+        if first and target.reached(val):
             p.target = {k: row[k] for k in ("wall_s", "train_s", "eval_s", "samples", "step")}
             p.target["epochs"] = row["samples"] / self.data.n_train
             log.info("target %s >= %g reached after %.1f s (%.1f s training, %.2f epochs)",
                      target.metric, target.value, row["wall_s"], row["train_s"],
                      p.target["epochs"])
-            if cfg.stop_at_target:
-                p.stop_reason = "target"
-        if self.report is not None and self.report(p.evals, {**val, **row}):
-            self.status, p.stop_reason = "pruned", "pruned"
+        before = reason_of(p.stop_reason)
+        reason = self.rules.after_validation(
+            before, n=p.evals, val=val, values={**val, **row}, first_target=first,
+            bad_evals=p.bad_evals, wall_s=row["wall_s"])
+        if reason is not before and reason is StopReason.PRUNED:
             log.info("pruned by the sweep's pruner after validation %d", p.evals)
-        if cfg.patience and p.bad_evals >= cfg.patience and not p.stop_reason:
-            p.stop_reason = "early_stopping"
+        elif reason is not before and reason is StopReason.EARLY_STOPPING:
             log.info("early stopping: no %s gain for %d validations", cfg.monitor, cfg.patience)
-        if cfg.time_budget_s and row["wall_s"] >= cfg.time_budget_s and not p.stop_reason:
-            p.stop_reason = "time_budget"
+        self._stop(reason)
         self._write_row(row)
         if mid_epoch:
             log.info("epoch %d step %d | %.1f s, %.1f s of it validating | val %s %.4f",
@@ -281,14 +313,15 @@ class Run:
         cfg, p = self.cfg.trainer, self.p
         loss = p.loss_sum / p.n_loss if p.n_loss else float("nan")
         row = self._row(loss, epoch_end=True)
-        if self.status == "diverged" or not math.isfinite(loss):
-            self.status = "diverged"
+        if self.status == "diverged" or self.rules.divergence.after_step(loss):
+            self._stop(StopReason.DIVERGED)
             row["status"] = "diverged"
             self._write_row(row)
             log.error("loss is %s at epoch %d step %d: stopping; the best checkpoint so far "
                       "is kept", loss, p.epoch, p.step)
             return False
-        done = p.epoch + 1 >= cfg.epochs or (cfg.max_steps and p.step >= cfg.max_steps)
+        done = self.rules.max_steps.after_step(p.step) or \
+            self.rules.epochs.after_epoch(p.epoch + 1)  # max_steps first when both
         due = (cfg.eval_every and (p.epoch + 1) % cfg.eval_every == 0) or self.due_at_end
         self.due_at_end = False
         # a run stopped by its time budget ends with a validation of where it got to
@@ -308,11 +341,7 @@ class Run:
             p.epoch + 1, 0, 0.0, 0, 0, 0.0
         if p.stop_reason or self.status != "completed":
             return False
-        if done:
-            p.stop_reason = "max_steps" if cfg.max_steps and p.step >= cfg.max_steps \
-                else "epochs"
-            return False
-        return True
+        return not self._stop(done)
 
     # ------------------------------------------------------------------ the record
     def finish(self, error: Optional[str] = None) -> dict:
@@ -339,58 +368,55 @@ class Run:
                 results.update(_flat_eval(self.model, self.data, split, self.cfg, self.device,
                                           per_user=users[split]))
             per_user.write(self.out, (per_user.to_frame(s, u) for s, u in users.items()))
-        metrics = {
-            "status": self.status,
-            **results,
-            "best_epoch": p.best_epoch,
-            "epochs_run": p.epoch,  # begun, the last maybe in part
-            "steps": p.step,
-            "samples": p.samples * self.world.size,
-            "validations": p.evals,
-            "stop_reason": p.stop_reason or self.status,
-            **self._target_record(),
-            "throughput": {**throughput,
-                           "epoch_s": float(np.median(epoch_s)) if epoch_s else None,
-                           "time_to_best_s": p.time_to_best_s,
-                           "train_s": p.wall_s - p.eval_s, "eval_s": p.eval_s,
-                           "wall_s": p.wall_s},
-            "memory": peak_memory(self.device),
-            "data": self.data.summary(),
-            "evaluation": {"exclude": protocol(self.cfg),
-                           "heldout": per_user.heldout_fingerprint(self.data),
-                           "per_user": per_user.FILE if results else None},
-            "run": {"model": self.cfg.model.name, "impl": self.impl,
-                    "loader": self.cfg.loader.kind, "batch_size": self.cfg.batch.size,
-                    "num_neg": self.cfg.sampling.num_neg, "precision": self.cfg.precision.mode,
-                    "lr": self.lr, "sampler": getattr(self.sampler, "method", "dataset"),
-                    **optim.names(self.cfg)},
-            "device": str(self.device),
-            "torch_version": torch.__version__,
-        }
-        if self.status != "completed":
-            metrics[f"{self.status}_at"] = {"epoch": p.epoch, "step": p.step}
-        if error:
-            metrics["error"] = error
+        tp = dict(throughput)
+        record = RunRecord(
+            status=self.status, scores=results,
+            best_epoch=p.best_epoch,
+            epochs_run=p.epoch,  # begun, the last maybe in part
+            steps=p.step, samples=p.samples * self.world.size, validations=p.evals,
+            stop_reason=p.stop_reason or self.status,
+            target=self._target_record(),
+            throughput=Throughput(
+                samples_per_s=tp.pop("samples_per_s"), data_wait_share=tp.pop("data_wait_share"),
+                samples_per_s_per_rank=tp.pop("samples_per_s_per_rank", None),
+                world_size=tp.pop("world_size", None),
+                epoch_s=float(np.median(epoch_s)) if epoch_s else None,
+                time_to_best_s=p.time_to_best_s, train_s=p.wall_s - p.eval_s, eval_s=p.eval_s,
+                wall_s=p.wall_s, extra=tp),
+            memory=Memory.from_json(peak_memory(self.device)),
+            data=self.data.summary(),
+            evaluation=Evaluation(exclude=protocol(self.cfg),
+                                  heldout=per_user.heldout_fingerprint(self.data),
+                                  per_user=per_user.FILE if results else None),
+            run=RunInfo.from_json({
+                "model": self.cfg.model.name, "impl": self.impl,
+                "loader": self.cfg.loader.kind, "batch_size": self.cfg.batch.size,
+                "num_neg": self.cfg.sampling.num_neg, "precision": self.cfg.precision.mode,
+                "lr": self.lr, "sampler": getattr(self.sampler, "method", "dataset"),
+                **optim.names(self.cfg)}),
+            device=str(self.device), torch_version=torch.__version__,
+            stopped_at=({"epoch": p.epoch, "step": p.step} if self.status != "completed"
+                        else None),
+            error=error or None)
         if self.data.meta:
-            metrics["data"]["meta"] = dict(self.data.meta)
+            record.data["meta"] = dict(self.data.meta)
+        metrics = record.to_json()
         write_json(self.out / "metrics.json", metrics)
         self.loggers.finish(self.cfg, metrics)
         return self.world.from_main(metrics)
 
-    def _target_record(self) -> dict:
+    def _target_record(self) -> Optional[Target]:
         """``target``: the first validation at or above ``trainer.target``, on the clock."""
         target = self.cfg.trainer.target
         if target.value is None:
-            return {}
-        hit = self.p.target
-        keys = ("time_to_target_s", "train_s_to_target", "eval_s_to_target",
-                "epochs_to_target", "samples_to_target", "step_to_target")
-        values = (hit["wall_s"], hit["train_s"], hit["eval_s"], hit["epochs"], hit["samples"],
-                  hit["step"]) if hit else (None,) * len(keys)
-        return {"target": {"metric": target.metric, "value": target.value,
-                           "target_reached": hit is not None, **dict(zip(keys, values)),
-                           "clock": "wall seconds from the first step, validations included; "
-                                    "data loading and set-up excluded"}}
+            return None
+        hit = self.p.target or {}
+        return Target(metric=target.metric, value=target.value, target_reached=bool(hit),
+                      time_to_target_s=hit.get("wall_s"), train_s_to_target=hit.get("train_s"),
+                      eval_s_to_target=hit.get("eval_s"), epochs_to_target=hit.get("epochs"),
+                      samples_to_target=hit.get("samples"), step_to_target=hit.get("step"),
+                      clock="wall seconds from the first step, validations included; "
+                            "data loading and set-up excluded")
 
 
 def train(cfg, out_dir: Optional[str] = None, data=None, report=None) -> dict:
