@@ -36,7 +36,8 @@ class GraphrecSearchPath(SearchPathPlugin):
 
             resolvers.register()  # ${sweep_directions:...}, ${choice_upto_cores:...}
             ConfigStore.instance().store(group="hydra/sweeper", name="graphrec",
-                                         node=GraphrecSweeperConf, provider="graphrec")
+                                         node=GraphrecSweeperConf, provider="graphrec",
+                                         replace=True)  # the plugin may be asked again
             store_sweeps(REPO / "sweeps")
 
 
