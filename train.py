@@ -16,12 +16,13 @@ from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from hydra.types import RunMode  # noqa: E402
 
 import graphrec.config  # noqa: F401,E402  (registers the schemas in Hydra's ConfigStore)
-from graphrec.errors import GraphrecError  # noqa: E402
+from graphrec.errors import EXIT_USER, GraphrecError, report  # noqa: E402
 from graphrec.reporting.record import record_error, summary  # noqa: E402
 from graphrec.reporting.run_record import RunRecord  # noqa: E402
 from graphrec.sweeping.report import objective_metric, reporter  # noqa: E402
 from graphrec.training import train  # noqa: E402
 from graphrec.training.resume import resumed_config, resumed_folder  # noqa: E402
+from graphrec.training.streams import guarded  # noqa: E402
 
 EXIT_CODES = {"diverged": 3, "oom": 4, "interrupted": 130}
 
@@ -48,6 +49,8 @@ def fail(message: str, code: int, multirun: bool, exc: Exception = None):
         raise KeyboardInterrupt(message)  # stops the sweep; the trial is failed on resume
     if multirun or os.environ.get("HYDRA_FULL_ERROR") == "1":
         raise (exc or RunFailed(message))
+    if isinstance(exc, GraphrecError):
+        sys.exit(report(exc))  # `error: <one line>`, as every graphrec command
     print(f"graphrec: {message}", file=sys.stderr)
     sys.exit(code)
 
@@ -69,7 +72,7 @@ def main(cfg):
     except GraphrecError as exc:
         if not multirun:  # the sweeper writes a failed trial's own error.txt
             record_error(hc.runtime.output_dir, exc, keep=cfg.trainer.resume)
-        return fail(f"error: {exc}", 2, multirun, exc)
+        return fail(str(exc), EXIT_USER, multirun, exc)
     record = RunRecord.from_json(metrics)
     status = record.status
     if status == "pruned":  # only in a sweep: the sweeper tells the study so
@@ -96,4 +99,5 @@ def _quiet_workers() -> None:
 
 if __name__ == "__main__":
     _quiet_workers()
-    main()
+    with guarded():  # a closed stdout/stderr (| head, | tee on Ctrl-C) stops the run cleanly
+        main()

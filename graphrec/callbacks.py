@@ -8,6 +8,7 @@ import sys
 from hydra.experimental.callback import Callback
 
 from .config import unwritable_reason
+from .errors import ConfigError, report
 
 
 class OutputDirCheck(Callback):
@@ -16,9 +17,8 @@ class OutputDirCheck(Callback):
             return
         reason = unwritable_reason(value)
         if reason is not None:
-            print(f"graphrec: error: {key}={value!r} is invalid: {reason} (allowed: a folder "
-                  "you can write to)", file=sys.stderr)
-            sys.exit(2)
+            sys.exit(report(ConfigError(f"{key}={value!r} is invalid: {reason} (allowed: a "
+                                        "folder you can write to)")))
 
     def on_run_start(self, config, **kwargs) -> None:
         self._check("hydra.run.dir", config.hydra.run.dir)

@@ -1,7 +1,8 @@
 """Typed schemas for every config group, registered in Hydra's ConfigStore.
 
-Each YAML option under ``conf/<group>/`` starts its defaults list with ``<kind>_schema`` so a
-wrong key or a wrong type fails when Hydra composes the config, before any work starts.
+Each YAML option under ``conf/<group>/`` starts its defaults list with its schema
+(``/schema/<group>[/<name>]@_here_``, see :func:`register_configs`) so a wrong key or a wrong
+type fails when Hydra composes the config, before any work starts.
 Cross-field rules (``amp_fp16`` needs CUDA, ``num_neg`` < candidates, ...) live in
 :func:`validate`, which ``train(cfg)`` calls before it loads anything heavy.
 """
@@ -13,11 +14,13 @@ from typing import Any, List, Optional, Union
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
+from omegaconf.errors import InterpolationResolutionError
 
-from .errors import ConfigError  # noqa: F401  (re-exported: callers import it from here)
+from .errors import ConfigError
 # One schema per model, in its light spec (graphrec/models/specs/NAME.py) with its builder,
 # key ranges and whether it reads item features; no torch is imported.
 from .models.registry import FEATURE_MODELS, MODEL_RANGES, MODEL_SCHEMAS  # noqa: F401
+from .models.spec import NO_FEATURES
 
 
 # ----------------------------------------------------------------------------- data
@@ -93,12 +96,40 @@ class PrecisionConfig:
     mode: str = "fp32"
 
 
+# One schema per family of strategies (conf/sampling/*.yaml): a key that means nothing to a
+# strategy is not in its schema, so `sampling.strategy=shared sampling.logq=true` or
+# `sampling=in_batch sampling.num_neg=8` fails at composition, naming the key.
 @dataclass
 class SamplingConfig:
+    """Uniform draws: ``per_sample`` (each sample its own num_neg) or ``shared`` (num_neg
+    for the whole batch)."""
+    strategy: str = "per_sample"
     num_neg: int = 512
     candidates: str = "warm"
     exclude_train: bool = True
     replacement: bool = True
+
+
+@dataclass
+class InBatchSampling:
+    """The batch's own positives as negatives: no draws, so no num_neg nor candidates."""
+    strategy: str = "in_batch"
+    exclude_train: bool = True
+    logq: bool = True
+
+
+@dataclass
+class MixedSampling(SamplingConfig):
+    """In-batch columns plus num_neg shared uniform ones."""
+    strategy: str = "mixed"
+    logq: bool = True
+
+
+SAMPLING_SCHEMAS = {"uniform": SamplingConfig, "in_batch": InBatchSampling,
+                    "mixed": MixedSampling}
+# strategy -> the schema (conf/sampling option) that has its keys
+STRATEGY_SCHEMA = {"per_sample": "uniform", "shared": "uniform", "in_batch": "in_batch",
+                   "mixed": "mixed"}
 
 
 # ----------------------------------------------------------------------------- optimizer
@@ -188,6 +219,9 @@ class TrainerConfig:
     device: str = "auto"
     log_every: int = 20
     progress: bool = True
+    progress_every_s: float = 30.0
+    checkpoint_every_s: float = 60.0
+    checkpoint_every_steps: int = 0
     compile: bool = False
     cuda_graphs: bool = False
     threads: int = 0
@@ -199,7 +233,7 @@ class TrainerConfig:
 # ----------------------------------------------------------------------------- loggers
 # The logger group is a list selection (`logger=[csv,tensorboard]`): every option's file
 # holds one top-level key, its own name, so the chosen ones sit side by side under `logger`.
-# They are typed here, through Config.logger, rather than by a `*_schema` default in each
+# They are typed here, through Config.logger, rather than by a schema default in each
 # file: a per-option schema merged at `logger` would reset the other options' keys.
 @dataclass
 class CsvLoggerConfig:
@@ -237,7 +271,7 @@ class Config:
     loader: LoaderConfig = MISSING
     batch: BatchConfig = MISSING
     precision: PrecisionConfig = MISSING
-    sampling: SamplingConfig = MISSING
+    sampling: Any = MISSING  # one of SAMPLING_SCHEMAS, as its conf/sampling option says
     model: Any = MISSING
     optimizer: Any = MISSING
     scheduler: Any = MISSING
@@ -248,20 +282,23 @@ class Config:
 
 
 def register_configs() -> None:
+    """Schemas live in the ``schema`` group (``schema/model/mf``, ``schema/loader``), which no
+    option list shows: ``model=mf_schema`` is not an option, and each YAML option extends
+    its schema with ``/schema/<group>[/<name>]@_here_`` first in its defaults list."""
     cs = ConfigStore.instance()
-    cs.store(name="config_schema", node=Config)
-    for name, node in [("synthetic_schema", SyntheticData), ("clcrec_schema", ClcrecData),
-                       ("movielens_schema", MovielensData)]:
-        cs.store(group="data", name=name, node=node)
+    cs.store(group="schema", name="config", node=Config)
+    for name, node in [("synthetic", SyntheticData), ("clcrec", ClcrecData),
+                       ("movielens", MovielensData)]:
+        cs.store(group="schema/data", name=name, node=node)
     for group, schemas in [("model", MODEL_SCHEMAS), ("optimizer", OPTIMIZER_SCHEMAS),
-                           ("scheduler", SCHEDULER_SCHEMAS)]:
+                           ("scheduler", SCHEDULER_SCHEMAS), ("sampling", SAMPLING_SCHEMAS)]:
         for name, node in schemas.items():
-            cs.store(group=group, name=f"{name}_schema", node=node)
+            cs.store(group=f"schema/{group}", name=name, node=node)
     for group, node in [("loader", LoaderConfig), ("batch", BatchConfig),
-                        ("precision", PrecisionConfig), ("sampling", SamplingConfig),
+                        ("precision", PrecisionConfig),
                         ("trainer", TrainerConfig),
                         ("evaluation", EvaluationConfig)]:
-        cs.store(group=group, name=f"{group}_schema", node=node)
+        cs.store(group="schema", name=group, node=node)
 
 
 register_configs()
@@ -272,14 +309,13 @@ CHOICES = {
     "loader.kind": ("baseline", "workers", "fast"),
     "batch.lr_scaling": ("none", "sqrt", "linear"),
     "precision.mode": ("fp32", "tf32", "amp", "amp_fp16"),
-    "sampling.candidates": ("warm", "all"),
     "model.name": tuple(MODEL_SCHEMAS),
     "model.impl": ("auto", "reference", "lean"),
     "model.init": ("normal", "xavier_normal", "xavier_uniform"),
     "trainer.device": ("auto", "cpu", "cuda"),
     "sweep.objective": ("both", "accuracy", "throughput", "time_to_target",
                         "accuracy_at_budget"),
-    "trainer.fail_kind": ("error", "nan", "oom", "interrupt"),
+    "trainer.fail_kind": ("error", "nan", "oom", "interrupt", "kill"),
     "evaluation.exclude": ("train_val", "train"),
 }
 
@@ -343,10 +379,47 @@ def resolve_impl(cfg) -> str:
     return impl
 
 
+# What a mandatory key (``???`` in its YAML) wants, per data source: the example its error gives.
+EXAMPLES = {
+    ("data.path", "clcrec"): "the folder of CLCRec's .npy files, e.g. data.path=Data/movielens",
+    ("data.path", "movielens"): ("the ratings file or its folder, e.g. data.path=dataset/ml-100k "
+                                 "(python -m graphrec.data.download ml-100k fetches one)"),
+}
+
+
+def require_values(cfg, prefix: str = "") -> None:
+    """Raise one ConfigError naming every mandatory key (``???``) left unset, each with an
+    example, or an interpolation that does not resolve (``${oc.env:UNSET}``); ``prefix``
+    names where ``cfg`` sits (``data.`` for a data node alone). Hydra's own node is left
+    out: its ``???`` keys are filled when a job runs."""
+    keys = [k for k in cfg if k != "hydra"]
+    try:
+        missing = [prefix + k for k in keys if OmegaConf.is_missing(cfg, k)]
+        nodes = [cfg[k] for k in keys if prefix + k not in missing]  # resolves interpolations
+        for node in filter(OmegaConf.is_config, nodes):
+            missing += [prefix + k for k in OmegaConf.missing_keys(node)]  # full keys
+        if not missing:
+            for node in filter(OmegaConf.is_config, nodes):
+                OmegaConf.to_container(node, resolve=True)
+    except InterpolationResolutionError as exc:
+        raise ConfigError(f"{prefix}{exc.full_key} does not resolve: {str(exc).splitlines()[0]} "
+                          "(fix the ${...} interpolation or give the value itself)") from exc
+    if not missing:
+        return
+    kind = OmegaConf.select(cfg, "kind" if prefix == "data." else "data.kind", default=None)
+    lines = []
+    for key in sorted(missing):
+        source = f" (data={kind})" if kind and key.startswith("data.") else ""
+        wants = EXAMPLES.get((key, kind), f"set it, e.g. {key}=VALUE")
+        lines.append(f"{key} is required{source}: {wants}")
+    raise ConfigError("; ".join(lines))
+
+
 def validate(cfg) -> None:
     """Check every rule that composition cannot; raise ConfigError naming key, value, range."""
     import torch
 
+    require_values(cfg)
     for key, allowed in CHOICES.items():
         value = _get(cfg, key)
         _require(value in allowed, key, value, "one of " + "|".join(allowed))
@@ -356,7 +429,7 @@ def validate(cfg) -> None:
     pf = cfg.loader.prefetch_factor
     _require(pf is None or pf > 0, "loader.prefetch_factor", pf, "null or an integer > 0")
     _require(cfg.batch.size > 0, "batch.size", cfg.batch.size, "an integer > 0")
-    _require(cfg.sampling.num_neg > 0, "sampling.num_neg", cfg.sampling.num_neg, "an integer > 0")
+    _validate_sampling(cfg)
     _validate_model(cfg.model)
     _validate_optim(cfg)
     _require(cfg.trainer.epochs > 0, "trainer.epochs", cfg.trainer.epochs, "an integer > 0")
@@ -393,6 +466,43 @@ def validate(cfg) -> None:
     if cfg.trainer.cuda_graphs and not (on_cuda and cfg.trainer.compile):
         raise ConfigError("trainer.cuda_graphs=true is invalid here: CUDA-graph capture needs "
                           "a CUDA device and trainer.compile=true (allowed: false)")
+
+
+# The conf/sampling option that has each strategy's keys, for the error that names it.
+STRATEGY_OPTION = {"per_sample": "neg512", "shared": "shared512", "in_batch": "in_batch",
+                   "mixed": "mixed"}
+
+
+def _validate_sampling(cfg) -> None:
+    """``sampling.strategy`` against its option's keys and the loader; the ranges of the keys
+    the option has. A run recorded before strategies existed drew per sample."""
+    s = cfg.sampling
+    how = OmegaConf.select(cfg, "sampling.strategy", default="per_sample")
+    _require(how in STRATEGY_SCHEMA, "sampling.strategy", how,
+             "one of " + "|".join(STRATEGY_SCHEMA))
+    import dataclasses
+
+    want = SAMPLING_SCHEMAS[STRATEGY_SCHEMA[how]]
+    typ = OmegaConf.get_type(s)
+    if typ in SAMPLING_SCHEMAS.values() and typ is not want:  # the option's schema
+        here = "|".join(k for k, v in STRATEGY_SCHEMA.items() if SAMPLING_SCHEMAS[v] is typ)
+        raise ConfigError(f"sampling.strategy={how!r} is invalid with this sampling option "
+                          f"(allowed here: {here}): {how} reads other keys, pick it with "
+                          f"sampling={STRATEGY_OPTION[how]}")
+    keys = {f.name for f in dataclasses.fields(want)}
+    extra = [k for k in s if k not in keys]  # `+sampling.logq=...`, or a hand-made record
+    if extra:
+        raise ConfigError(f"sampling.{extra[0]} is invalid with sampling.strategy={how!r}: it "
+                          f"means nothing there (allowed keys: {'|'.join(sorted(keys))})")
+    if how != "per_sample" and cfg.loader.kind != "fast":
+        raise ConfigError(f"sampling.strategy={how!r} is invalid with loader={cfg.loader.kind}:"
+                          " the seed's per-sample loader draws each sample's own negatives "
+                          "(allowed: per_sample; shared|in_batch|mixed need loader=fast)")
+    if "num_neg" in s:
+        _require(s.num_neg > 0, "sampling.num_neg", s.num_neg, "an integer > 0")
+    if "candidates" in s:
+        _require(s.candidates in ("warm", "all"), "sampling.candidates", s.candidates,
+                 "one of warm|all")
 
 
 def _validate_model(mcfg) -> None:
@@ -447,6 +557,12 @@ def _validate_clock(cfg) -> None:
              "seconds >= 0 (0 = off)")
     _require(t.time_budget_s >= 0, "trainer.time_budget_s", t.time_budget_s,
              "seconds >= 0 (0 = no budget)")
+    _require(t.checkpoint_every_s >= 0, "trainer.checkpoint_every_s", t.checkpoint_every_s,
+             "seconds >= 0 (0 = off)")
+    _require(t.checkpoint_every_steps >= 0, "trainer.checkpoint_every_steps",
+             t.checkpoint_every_steps, "an integer >= 0 (0 = off)")
+    _require(t.progress_every_s > 0, "trainer.progress_every_s", t.progress_every_s,
+             "seconds > 0")
     target = t.target.value
     _require(target is None or target > 0, "trainer.target.value", target,
              "null (no target) or a metric value > 0")
@@ -477,7 +593,21 @@ def _validate_loggers(cfg) -> None:
 
 def validate_against_data(cfg, data) -> None:
     """Rules that need the data's sizes (num_neg below the number of candidates)."""
+    if "num_neg" in cfg.sampling:  # in_batch draws nothing
+        _sampling_against_data(cfg, data)
+    if cfg.model.name in FEATURE_MODELS and not data.features:
+        raise ConfigError(NO_FEATURES.format(model=cfg.model.name))
+
+
+def _sampling_against_data(cfg, data) -> None:
     n_cand = data.n_warm if cfg.sampling.candidates == "warm" else data.n_items
+    if OmegaConf.select(cfg, "sampling.strategy", default="per_sample") != "per_sample":
+        # shared draws: K for the whole batch, hits masked per sample, so no user's share
+        # of the candidates bounds K
+        _require(cfg.sampling.num_neg < n_cand, "sampling.num_neg", cfg.sampling.num_neg,
+                 f"1..{n_cand - 1} (this data has {n_cand} {cfg.sampling.candidates} "
+                 "candidate items)")
+        return
     if cfg.sampling.exclude_train:
         among = data.warm_mask if cfg.sampling.candidates == "warm" else None
         n_cand_min = n_cand - data.max_excluded_degree(among)
@@ -495,7 +625,3 @@ def validate_against_data(cfg, data) -> None:
     if n_cand_min <= 0:
         raise ConfigError(f"sampling.candidates={cfg.sampling.candidates!r} is invalid for this "
                           "data: some user has interacted with every candidate item")
-    if cfg.model.name in FEATURE_MODELS and not data.features:
-        raise ConfigError(f"model.name={cfg.model.name!r} needs item features, and this data "
-                          "has none (set data.features=synthetic or give feat_v/feat_a/feat_t "
-                          "files)")

@@ -16,11 +16,9 @@ from socketserver import ThreadingMixIn
 from typing import Optional
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from .errors import UsageError, command
+
 HOST = "127.0.0.1"
-
-
-class DashboardError(Exception):
-    """Nothing to show; the message says what to pass instead."""
 
 
 class _Server(ThreadingMixIn, WSGIServer):
@@ -39,15 +37,15 @@ def storage_url(target: Optional[str], root: Path = Path("multirun")) -> str:
     if target is None:
         found = sorted(root.glob("*/study.db"), key=lambda p: p.stat().st_mtime)
         if not found:
-            raise DashboardError(f"no sweep under {root}/: pass a sweep folder "
-                                 "(multirun/<study>) or a storage URL")
+            raise UsageError(f"no sweep under {root}/: pass a sweep folder "
+                             "(multirun/<study>) or a storage URL")
         db = found[-1]
     else:
         path = Path(target)
         db = path / "study.db" if path.is_dir() else path
     if not db.is_file():  # an RDBStorage on a missing file would create an empty one
-        raise DashboardError(f"{db} does not exist: pass a sweep folder holding study.db, or "
-                             "a storage URL")
+        raise UsageError(f"{db} does not exist: pass a sweep folder holding study.db, or "
+                         "a storage URL")
     return f"sqlite:///{db.resolve()}"
 
 
@@ -56,8 +54,8 @@ def serve(url: str, port: int = 0, out=sys.stdout) -> None:
     try:
         from optuna_dashboard import wsgi
     except ImportError as exc:
-        raise DashboardError('optuna-dashboard is not installed: pip install -e ".[dashboard]"'
-                             ) from exc
+        raise UsageError('optuna-dashboard is not installed: pip install -e ".[dashboard]"'
+                         ) from exc
     import optuna
 
     from .sweeping.storage import rdb_storage, shown
@@ -65,12 +63,16 @@ def serve(url: str, port: int = 0, out=sys.stdout) -> None:
     storage = rdb_storage(url)  # SQLite waits for a running sweep's writes; psycopg2 driver
     names = optuna.get_all_study_names(storage)
     if not names:
-        raise DashboardError(f"no study in {shown(url)}")
+        raise UsageError(f"no study in {shown(url)}")
     for name in names:
         n = storage.get_n_trials(storage.get_study_id_from_name(name))
         print(f"study {name}: {n} trials ({shown(url)})", file=out)
-    httpd = make_server(HOST, port, wsgi(storage), server_class=_Server,
-                        handler_class=_QuietHandler)
+    try:
+        httpd = make_server(HOST, port, wsgi(storage), server_class=_Server,
+                            handler_class=_QuietHandler)
+    except OSError as exc:  # the port is taken, or below 1024 without the right
+        raise UsageError(f"--port={port} is invalid: {exc.strerror or exc} on {HOST} "
+                         "(allowed: a free port, or 0 for any)") from exc
     print(f"optuna-dashboard: http://{HOST}:{httpd.server_port}/  (Ctrl-C to stop)", file=out,
           flush=True)
     try:
@@ -81,6 +83,7 @@ def serve(url: str, port: int = 0, out=sys.stdout) -> None:
         httpd.server_close()
 
 
+@command
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m graphrec.dashboard",
                                      description="optuna-dashboard on a sweep's study, "
@@ -91,11 +94,7 @@ def main(argv=None) -> int:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a "
                                                             "free one)")
     args = parser.parse_args(argv)
-    try:
-        serve(storage_url(args.target), args.port)
-    except (DashboardError, OSError) as exc:  # OSError: the port is taken
-        print(f"graphrec.dashboard: {exc}", file=sys.stderr)
-        return 2
+    serve(storage_url(args.target), args.port)
     return 0
 
 

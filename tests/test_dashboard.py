@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from graphrec.dashboard import DashboardError, main, storage_url
+from graphrec.dashboard import main, storage_url
+from graphrec.errors import UsageError
 from sweep_helpers import REPO, TINY, load_study, rows_arg, train
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
@@ -130,7 +131,7 @@ def test_dashboard_in_a_browser_lists_the_study_and_its_trials(sweep_dir):
 
 
 def test_storage_url_from_folder_file_url_and_newest_sweep(tmp_path):
-    with pytest.raises(DashboardError, match="study.db"):
+    with pytest.raises(UsageError, match="study.db"):
         storage_url(str(tmp_path))  # a folder without study.db: no empty database made
     assert not (tmp_path / "study.db").exists()
     assert storage_url("postgresql://u@h/db") == "postgresql://u@h/db"
@@ -140,12 +141,12 @@ def test_storage_url_from_folder_file_url_and_newest_sweep(tmp_path):
         os.utime(tmp_path / name / "study.db", (time.time() - age,) * 2)
     assert storage_url(None, root=tmp_path) == f"sqlite:///{tmp_path.resolve()}/new/study.db"
     assert storage_url(str(tmp_path / "old")).endswith("/old/study.db")
-    with pytest.raises(DashboardError, match="no sweep"):
+    with pytest.raises(UsageError, match="no sweep"):
         storage_url(None, root=tmp_path / "none")
 
 
 def test_cli_error_is_one_line(tmp_path, capsys):
     assert main([str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "graphrec.dashboard:" in err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "study.db" in err
 

@@ -42,5 +42,6 @@ def test_cli(tmp_path, capsys):
                  "--sha256", sha]) == 0
     assert "data=movielens data.path=" in capsys.readouterr().out
     assert main(["ml-1m", "--cache-dir", str(cache), "--url", archive.as_uri(),
-                 "--sha256", "0" * 64]) == 1
-    assert "does not match" in capsys.readouterr().err
+                 "--sha256", "0" * 64]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "does not match" in err

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-DATA_MODULES = ("cache", "clcrec", "download", "errors", "export_split", "features",
+DATA_MODULES = ("cache", "clcrec", "download", "export_split", "features",
                 "interactions", "movielens", "movielens_items", "ratings", "safe_npy",
                 "split_rules", "splits", "synthetic")
 

@@ -188,7 +188,7 @@ def test_export_cli(tmp_path, capsys):
     assert export_main(["--out", str(tmp_path / "o4"), "--name", "toy", "--format", "inter",
                         f"data.path={src}", f"data.cache_dir={tmp_path / 'c'}"]) == 0
     assert (tmp_path / "o4" / "toy.valid.inter").is_file()
-    assert export_main(["--out", str(tmp_path / "o2"), f"data.cache_dir={tmp_path / 'c'}"]) == 1
-    assert "data.path is required" in capsys.readouterr().err
+    assert export_main(["--out", str(tmp_path / "o2"), f"data.cache_dir={tmp_path / 'c'}"]) == 2
+    assert "error: data.path is required" in capsys.readouterr().err
     assert export_main(["--out", str(tmp_path / "o3"), f"data.path={src}",
-                        "data.split=nope"]) == 1
+                        "data.split=nope"]) == 2

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from graphrec.errors import UsageError
 from graphrec.reporting.compare import main
 from graphrec.reporting.targets import round_down
 from run_folders import write_run
@@ -58,13 +59,11 @@ def test_a_seed_that_never_reaches_it_fails_the_rule(tmp_path, capsys):
     assert "0 (seed 0): peak 0.3000, reached" in out
 
 
-def test_fewer_than_three_seeds_exits_2(tmp_path, capsys):
+def test_fewer_than_three_seeds_is_a_usage_error(tmp_path, capsys):
+    """A user error (exit 2 from ``python -m graphrec.compare``: tests/test_errors.py)."""
     ref = reference(tmp_path / "ref", [0.30, 0.31])
-    with pytest.raises(SystemExit) as stop:
+    with pytest.raises(UsageError, match="needs >= 3 .* has 2"):
         suggest(ref, capsys=capsys)
-    out = capsys.readouterr().out.strip().splitlines()
-    assert stop.value.code == 2
-    assert len(out) == 1 and "needs >= 3" in out[0] and "has 2" in out[0]
 
 
 def test_baseline_picks_the_reference_row(tmp_path, capsys):
@@ -76,7 +75,7 @@ def test_baseline_picks_the_reference_row(tmp_path, capsys):
     assert "2 rows here" in out and "--baseline" in out
     result, _ = suggest(sweep, "--baseline", "slow", capsys=capsys)
     assert result["median_peak"] == pytest.approx(0.30)
-    with pytest.raises(SystemExit, match="names no row"):
+    with pytest.raises(UsageError, match="names no row"):
         suggest(sweep, "--baseline", "medium", capsys=capsys)
 
 

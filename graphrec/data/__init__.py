@@ -2,7 +2,7 @@
 ``cfg.kind`` (the ``data`` config group)."""
 from __future__ import annotations
 
-from .errors import DataError
+from ..errors import ConfigError, DataError
 from .interactions import Interactions, csr_from_pairs
 
 
@@ -20,7 +20,8 @@ def load_data(cfg) -> Interactions:
         from . import movielens
 
         return movielens.load(cfg)
-    raise ValueError(f"data.kind={kind!r} is not available: allowed synthetic|clcrec|movielens")
+    raise ConfigError(f"data.kind={kind!r} is invalid: allowed synthetic|clcrec|movielens "
+                      "(pick a source with data=synthetic|clcrec|movielens)")
 
 
 __all__ = ["DataError", "Interactions", "csr_from_pairs", "load_data"]

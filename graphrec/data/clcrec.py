@@ -27,7 +27,7 @@ import torch
 
 from . import features as feats
 from .cache import cached
-from .errors import DataError
+from ..errors import DataError
 from .interactions import Interactions, csr_from_pairs
 from .safe_npy import load_npy
 from .synthetic import MODALITIES

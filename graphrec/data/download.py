@@ -14,12 +14,13 @@ import os
 import shutil
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 import zipfile
 from pathlib import Path
 from typing import Dict, NamedTuple, Optional
 
-from .errors import DataError
+from ..errors import DataError, UsageError, command
 
 
 class Source(NamedTuple):
@@ -43,10 +44,14 @@ def _fetch(url: str, dest: Path, sha256: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
     try:
         digest = hashlib.sha256()
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
-            while chunk := resp.read(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
+        try:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
+                while chunk := resp.read(1 << 20):
+                    digest.update(chunk)
+                    out.write(chunk)
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:  # nothing kept
+            raise DataError(f"{url}: cannot fetch it ({getattr(exc, 'reason', exc)}); check "
+                            "the network, or pass a mirror with --url and --sha256") from exc
         if digest.hexdigest() != sha256:
             raise DataError(f"{url}: SHA-256 {digest.hexdigest()} does not match the expected "
                             f"{sha256}; nothing was kept")
@@ -60,6 +65,8 @@ def _unpack(archive: Path, dest: Path) -> None:
     """Unzip into ``dest``; the archive's single top folder (``ml-1m/``) is dropped."""
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=dest.name, suffix=".part"))
     try:
+        if not zipfile.is_zipfile(archive):
+            raise DataError(f"{archive}: not a zip archive; delete it to fetch it again")
         with zipfile.ZipFile(archive) as zf:
             for name in zf.namelist():  # no absolute paths or '..' (zip-slip)
                 if Path(name).is_absolute() or ".." in Path(name).parts:
@@ -90,6 +97,7 @@ def download(name: str, cache_dir: str = ".cache/graphrec",
     return dest
 
 
+@command
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m graphrec.data.download",
                                      description=__doc__.split("\n\n")[1])
@@ -105,9 +113,10 @@ def main(argv=None) -> int:
         sources[args.name] = Source(args.url, args.sha256)
     try:
         path = download(args.name, args.cache_dir, sources)
-    except (DataError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except OSError as exc:  # the cache folder: permissions, a full disk
+        raise UsageError(f"--cache-dir={args.cache_dir!r} is invalid: {exc.strerror or exc} "
+                         f"({exc.filename or args.cache_dir}); allowed: a folder you can write "
+                         "to, with room for the archive") from exc
     print(f"{path}\ntrain with: python train.py data=movielens data.path={path}")
     return 0
 

@@ -26,7 +26,7 @@ from typing import List, Optional
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from ..errors import ConfigError, GraphrecError
+from ..errors import ConfigError, DataError, UsageError, command
 from .splits import write_split
 
 log = logging.getLogger(__name__)
@@ -43,9 +43,14 @@ def export(cfg, out, name: Optional[str] = None, fmt: str = "inter") -> List[Pat
     if fmt == "inter" and name == "ml-100k":
         log.warning("RecBole 1.2.1 reads its bundled ml-100k for dataset=ml-100k whatever "
                     "data_path says: to have it read this split, name it otherwise")
-    return write_split(data, out, name=name, fmt=fmt, user_ids=user_ids, item_ids=item_ids)
+    try:
+        return write_split(data, out, name=name, fmt=fmt, user_ids=user_ids, item_ids=item_ids)
+    except OSError as exc:
+        raise UsageError(f"--out={str(out)!r} is invalid: {exc.strerror or exc} (allowed: a "
+                         "folder you can write to)") from exc
 
 
+@command
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m graphrec.data.export_split",
                                      description=__doc__.split("\n\n")[1])
@@ -57,20 +62,20 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     # the data=movielens schema, so the keys and defaults are training's; imported here, as
     # importing graphrec.config registers the Hydra schemas (graphrec.data itself does not)
-    from ..config import MovielensData
+    from ..config import MovielensData, require_values
 
     dotlist = [o[len("data."):] if o.startswith("data.") else o for o in args.overrides]
     try:
         cfg = OmegaConf.merge(OmegaConf.structured(MovielensData), OmegaConf.from_dotlist(dotlist))
-        if OmegaConf.is_missing(cfg, "path"):
-            raise ConfigError("data.path is required, e.g. data.path=dataset/ml-100k")
-        files = export(cfg, args.out, args.name, args.format)
     except OmegaConfBaseException as exc:
-        print(f"error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 2
-    except (GraphrecError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        key = f"data.{exc.full_key}: " if getattr(exc, "full_key", None) else ""
+        raise ConfigError(f"{key}{str(exc).splitlines()[0]} (the keys and types of "
+                          "data=movielens, conf/data/movielens.yaml)") from exc
+    require_values(cfg, prefix="data.")
+    try:
+        files = export(cfg, args.out, args.name, args.format)
+    except OSError as exc:  # a data file that cannot be read
+        raise DataError(f"{exc.filename or args.out}: {exc.strerror or exc}") from exc
     for f in files:
         print(f)
     return 0

@@ -15,8 +15,7 @@ from typing import Dict, Sequence
 import numpy as np
 import torch
 
-from ..errors import ConfigError
-from .errors import DataError
+from ..errors import ConfigError, DataError
 from .interactions import Interactions
 from .synthetic import MODALITIES
 

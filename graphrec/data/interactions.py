@@ -6,6 +6,8 @@ from typing import Dict, Optional, Tuple
 
 import numpy as np
 
+from ..errors import DataError
+
 
 def csr_from_pairs(users: np.ndarray, items: np.ndarray, n_users: int):
     """(indptr, indices) with each user's items sorted and duplicates removed."""
@@ -100,18 +102,25 @@ class Interactions:
                 "n_warm": self.n_warm, "n_cold": self.n_cold}
 
     def check(self) -> None:
-        """Invariants every source must satisfy; a loader calls this before returning."""
+        """Invariants every source must satisfy; a loader calls this before returning. A
+        breach is bad input (a file or arrays given by hand), named as a DataError."""
+        where = f"data {self.name!r}"
         for split in ("train", "val", "test"):
             indptr = getattr(self, f"{split}_indptr")
             indices = getattr(self, f"{split}_indices")
             if len(indptr) != self.n_users + 1 or indptr[-1] != len(indices):
-                raise ValueError(f"{split}: CSR shape does not match {self.n_users} users")
+                raise DataError(f"{where}, {split} pairs: CSR rows do not match {self.n_users} "
+                                "users (build them with csr_from_pairs)")
             if len(indices) and (indices.min() < 0 or indices.max() >= self.n_items):
-                raise ValueError(f"{split}: item id out of range 0..{self.n_items - 1}")
+                raise DataError(f"{where}, {split} pairs: item id out of range "
+                                f"0..{self.n_items - 1} (ids must be 0-based, below n_items)")
         if self.warm_mask.shape != (self.n_items,):
-            raise ValueError("warm_mask must have one entry per item")
+            raise DataError(f"{where}: warm_mask has shape {self.warm_mask.shape}, expected "
+                            f"({self.n_items},), one entry per item")
         if self.n_train and not self.warm_mask[self.train_indices].all():
-            raise ValueError("train: a cold item appears in training")
+            raise DataError(f"{where}, train pairs: a cold item appears in training (mark it "
+                            "warm or move its pairs to val/test)")
         for name, feat in self.features.items():
             if feat.shape[0] != self.n_items:
-                raise ValueError(f"feature {name}: {feat.shape[0]} rows for {self.n_items} items")
+                raise DataError(f"{where}, feature {name}: {feat.shape[0]} rows for "
+                                f"{self.n_items} items (one row per item, in item id order)")

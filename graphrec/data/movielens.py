@@ -28,10 +28,9 @@ from typing import Dict, Optional, Tuple
 import numpy as np
 import pandas as pd
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
 from . import features as feats
 from .cache import cached
-from .errors import DataError
 from .interactions import Interactions, csr_from_pairs
 from .movielens_items import find_item_file, item_features
 from .ratings import find_ratings, read_ratings

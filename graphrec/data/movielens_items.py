@@ -23,7 +23,7 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from ..errors import DataError
 
 ITEM_FILES = {"ml-100k": "u.item", "ml-1m": "movies.dat", "ml-latest": "movies.csv"}
 _WORD = re.compile(r"[a-z0-9]+")
@@ -91,3 +91,19 @@ def item_features(file: Path, fmt: str, item_ids: pd.Index,
         t[known] = hashed_words(titles[first].to_numpy()[row[known]], title_dim)
         out["title"] = t
     return out, int((~known).sum())
+
+
+def item_titles(file: Path, fmt: str, item_ids: pd.Index) -> np.ndarray:
+    """The catalogue's title of each of ``item_ids`` ('' where it has none), as ``str``."""
+    try:
+        ids, titles, _ = _read_catalogue(file, fmt)
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, KeyError) as exc:
+        raise DataError(f"{file}: cannot parse as a {fmt} item catalogue ({exc})") from None
+    out = np.full(len(item_ids), "", dtype=object)
+    if titles is None:
+        return out
+    first = ~ids.duplicated().to_numpy()
+    row = pd.Index(ids[first]).get_indexer(item_ids)
+    known = row >= 0
+    out[known] = titles[first].fillna("").astype(str).to_numpy()[row[known]]
+    return out

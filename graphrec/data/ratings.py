@@ -11,7 +11,7 @@ from typing import Tuple
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from ..errors import DataError
 
 RATING_FILES = {"u.data": "ml-100k", "ratings.dat": "ml-1m", "ratings.csv": "ml-latest"}
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy_format
 
-from .errors import DataError
+from ..errors import DataError
 
 try:  # numpy >= 2 moved the array internals; old pickles still name numpy.core
     from numpy._core import multiarray as _multiarray, numeric as _numeric

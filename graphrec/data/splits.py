@@ -26,7 +26,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 import pandas as pd
 
-from .errors import DataError
+from ..errors import DataError, UsageError
 from .interactions import Interactions, csr_from_pairs
 from .ratings import read_ratings  # the .inter reader: header and line checks
 
@@ -190,7 +190,7 @@ def write_split(data: Interactions, folder, name: str = "graphrec", fmt: str = "
     are the tokens written for ids 0..n-1 (the source's own ids); without them, the 0-based
     ids themselves. Files go to temporary names first, then are renamed into place."""
     if fmt not in ("inter", "csv"):
-        raise ValueError(f"fmt={fmt!r}: allowed inter|csv")
+        raise UsageError(f"--format={fmt!r} is invalid: allowed inter|csv")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     uid = np.arange(data.n_users) if user_ids is None else np.asarray(user_ids, dtype=object)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import logging
 
+from ..errors import ConfigError
 from .registry import SPECS
 
 log = logging.getLogger(__name__)
@@ -20,7 +21,7 @@ def build_model(mcfg, data, impl: str):
     """The model ``mcfg.name`` names, in ``impl``; ``lean`` for a model without a lean form
     builds its reference form (``model.impl`` then says so)."""
     if mcfg.name not in SPECS:
-        raise ValueError(f"model.name={mcfg.name!r} is invalid: allowed {'|'.join(SPECS)}")
+        raise ConfigError(f"model.name={mcfg.name!r} is invalid: allowed {'|'.join(SPECS)}")
     spec = SPECS[mcfg.name]
     if impl not in spec.impls:
         log.warning("%s has no %s form: it runs (and records) reference", spec.name, impl)

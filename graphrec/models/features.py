@@ -8,6 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import ConfigError
+from .spec import NO_FEATURES
+
 
 def item_feature_matrix(features: Dict[str, np.ndarray]) -> torch.Tensor:
     """``[n_items, sum of widths]``: each modality L2-normalised per row, concatenated (as
@@ -39,8 +42,10 @@ class FeatureInput(nn.Module):
         """Register ``feat`` (:func:`item_feature_matrix`, rows in ``order`` when given) and
         return it; a model without features is refused, naming it."""
         if not features:
-            raise ValueError(f"{model} needs item features (feat_v/feat_a/feat_t)")
+            raise ConfigError(NO_FEATURES.format(model=model.lower()))
         feat = item_feature_matrix(features)
+        # modality -> width, in the matrix's order: what a new item's features must match
+        self.feature_widths = {name: int(f.shape[1]) for name, f in features.items()}
         if order is not None:
             feat = feat[order]
         self.register_buffer("feat", feat, persistent=False)

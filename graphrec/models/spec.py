@@ -11,6 +11,10 @@ from omegaconf import MISSING
 # key -> (check, what is allowed): checked when the chosen model has the key.
 Ranges = Dict[str, Tuple[Callable[[Any], bool], str]]
 
+# A model whose spec reads features, on data without any (config and the model both say it).
+NO_FEATURES = ("model.name={model!r} needs item features, and this data has none (set "
+               "data.features=synthetic or give feat_v/feat_a/feat_t files)")
+
 
 @dataclass(frozen=True)
 class ModelSpec:

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..errors import UsageError
 from . import per_user, stats
 from .paper_render import footer, to_latex, to_markdown
 from .runs import find_runs, load_run
@@ -154,7 +155,8 @@ def main(args, paths) -> pd.DataFrame:
     table, rows, cols, notes, left_out = build(runs, args.rows, args.metrics.split(","),
                                                args.k, args.split, alpha, test)
     if table.empty:
-        raise SystemExit(f"no completed runs under {' '.join(map(str, paths))}")
+        raise UsageError(f"--table: no completed runs under {' '.join(map(str, paths))} (pass "
+                         "folders holding completed run folders)")
     if left_out:
         notes.append(f"{left_out} run{'s' * (left_out != 1)} not completed: left out")
     foot = footer(table, rows, args.split, notes, alpha, test)

@@ -19,6 +19,7 @@ from typing import Optional
 import numpy as np
 import pandas as pd
 
+from ..errors import UsageError
 from .compare import NOT_GROUPED, differing_keys
 from .runs import Run, find_runs, load_run, val_curve
 
@@ -158,16 +159,17 @@ def report(result: dict, root: str) -> list:
 
 
 def main(args, paths) -> dict:
-    """Print the suggested target for the reference row under ``paths``; exit 2 under 3
-    seeds, 1 when a reference seed does not reach it."""
+    """Print the suggested target for the reference row under ``paths``; a UsageError under
+    3 seeds (exit 2), exit 1 when a reference seed does not reach it (the rule failed)."""
     runs = [load_run(p, args.k, "val") for p in find_runs(paths)]
     if not runs:
-        raise SystemExit(f"no runs under {' '.join(map(str, paths))}")
+        raise UsageError(f"no runs under {' '.join(map(str, paths))}: pass folders holding run "
+                         "folders (outputs/..., multirun/...)")
     metric = args.metric or f"recall@{args.k}"
     found = rows(runs)
     index = pick_row(found, args.baseline)
     if index is None:
-        raise SystemExit(f"--baseline {args.baseline!r} names no row; rows: "
+        raise UsageError(f"--baseline {args.baseline!r} names no row; rows: "
                          + "; ".join(f"{i}: {label}" for i, (label, _) in enumerate(found)))
     label, members = found[index]
     root = os.path.commonpath([str(r.path.parent) for r in runs])
@@ -176,9 +178,9 @@ def main(args, paths) -> dict:
               "ROW picks another: " + "; ".join(f"{i}: {lab}" for i, (lab, _) in enumerate(found)))
     result = suggest(members, metric, args.fraction)
     if "value" not in result:
-        print(f"suggest-target needs >= {MIN_SEEDS} completed reference seeds with val {metric} "
-              f"in epochs.csv; row {label!r} has {len(result['seeds'])}")
-        raise SystemExit(2)
+        raise UsageError(f"--suggest-target needs >= {MIN_SEEDS} completed reference seeds with "
+                         f"val {metric} in epochs.csv; row {label!r} has "
+                         f"{len(result['seeds'])} (train more seeds of it)")
     print("\n".join(report(result, root)))
     if result["missed"]:
         raise SystemExit(1)

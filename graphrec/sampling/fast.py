@@ -32,6 +32,7 @@ from typing import Iterator, Tuple
 import numpy as np
 import torch
 
+from ..errors import ConfigError
 from . import rng
 
 log = logging.getLogger(__name__)
@@ -51,9 +52,16 @@ class DeviceSampler:
         users = data.train_users()
         self.n_train = len(users)
         slots = batch_size * ((1 + num_neg) * _ROUNDS if replacement else c)
-        if max(self.n_train, slots) >= 2**31:
-            raise ValueError("fast sampler: its counters are int32; an epoch or a batch this "
-                             "large needs int64 counters")
+        if self.n_train >= 2**31:
+            raise ConfigError(f"loader=fast is invalid for {self.n_train:,} training pairs: its "
+                              "counters are int32 (allowed below 2^31 pairs; use "
+                              "loader=baseline)")
+        if slots >= 2**31:
+            what, fix = ((f"(1 + sampling.num_neg) x {_ROUNDS}", "or sampling.num_neg")
+                         if replacement else (f"{c:,} candidates", "or sampling.replacement=true"))
+            raise ConfigError(f"batch.size={batch_size} is invalid with loader=fast here: "
+                              f"batch.size x {what} = {slots:,} draws per batch passes its int32 "
+                              f"counters (allowed: below 2^31; lower batch.size {fix})")
 
         # Excluded items (training items, plus held-out ones under data.exclude_heldout) as
         # candidate positions, per user, sorted (cand is sorted ascending).

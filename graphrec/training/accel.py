@@ -11,7 +11,7 @@ import logging
 
 import torch
 
-from ..config import ConfigError
+from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
 
