@@ -30,11 +30,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Recommender, init_table
+from .base import Recommender, Representations, init_table
 from .features import FeatureInput
 from .graph import NormalizedGraph
 from .losses import seed_contrastive, softmax_ce
-from .scores import gather_scores
+from .scores import gather_scores, shared_scores
 
 
 # Encode only the drawn items when the warm catalogue is this many times the batch's columns.
@@ -98,11 +98,15 @@ class CLCRec(Recommender, FeatureInput):
         """Encoded features per item id."""
         return self.encoder()[self.row_of_item]
 
-    def reference_loss(self, users, items):
-        return self._combine(*self._reference_terms(users, items))
+    def reference_loss(self, users, items, shared=None):
+        """``shared``: the batch's shared negatives (``items`` their per-sample layout)."""
+        return self._combine(*self._reference_terms(users, items, shared))
 
     def lean_loss(self, users, items):
         return self._combine(*self._lean_terms(users, items))
+
+    def lean_shared_loss(self, users, shared):
+        return self._combine(*self._lean_shared_terms(users, shared))
 
     def _combine(self, cl1, cl2, reg):
         contrastive = cl1 * self.lr_lambda + cl2 * (1 - self.lr_lambda)
@@ -110,7 +114,7 @@ class CLCRec(Recommender, FeatureInput):
         return contrastive + reg, {"contrastive": contrastive, "reg": reg}
 
     # -------------------------------------------------------------- the seed's formulation
-    def _reference_terms(self, users, items):
+    def _reference_terms(self, users, items, shared=None):
         num_neg = items.shape[1] - 1
         pos_item_tensor = items[:, 0].unsqueeze(1).repeat(1, 1 + num_neg).view(-1)
         user_tensor = users.unsqueeze(1).repeat(1, 1 + num_neg).view(-1)
@@ -129,6 +133,8 @@ class CLCRec(Recommender, FeatureInput):
 
         def contrastive(anchor, other):
             s = torch.sum(anchor * other, dim=1) / self.temp_value
+            if shared is not None:  # the hits left out, the logQ shift applied
+                return shared.seed_contrastive(s.view(-1, 1 + num_neg))
             return seed_contrastive(s.view(-1, 1 + num_neg))
 
         cl1 = contrastive(head_embed, head_feat)
@@ -185,11 +191,59 @@ class CLCRec(Recommender, FeatureInput):
         reg = (user_emb.norm(dim=1).mean() + item_norms.mean()) / 2
         return cl1, cl2, reg
 
-    @torch.no_grad()
-    def scorer(self):
+    # -------------------------------------------------------------- negatives shared by the batch
+    def _lean_shared_terms(self, users, shared):
+        """The same two terms over ``[B, 1 + K]`` slots whose ``K`` columns every sample
+        shares: only the ``U <= B + K`` drawn items are gathered and encoded (on any device:
+        ``U`` is known without a host read), and each term is one ``[B, d] x [d, K]`` product
+        (:func:`~.scores.shared_scores`). The item-side term keeps its meaning: each
+        positive's id embedding must pick its own encoded features among its features and the
+        columns' (the shared negatives, or the batch's other positives), hits left out. Both
+        terms are softmaxes over the same columns, so both take the logQ shift."""
+        b, k = len(users), len(shared.neg)
+        items = shared.items
+        rows_of = torch.cat([users, items + self.n_users])  # one gather: one gradient
+        emb = self.id_table().index_select(0, rows_of)
+        user_emb, item_emb = emb[:b], emb[b:]  # [B, d], [U, d]
+        feature = self.encoder(rows=self.row_of_item.index_select(0, items))  # [U, d]
+
+        head_embed = F.normalize(item_emb.index_select(0, shared.pos), dim=1)
+        pos, neg = shared_scores(head_embed, F.normalize(feature, dim=1), shared.pos, shared.neg)
+        cl1 = shared.lean_loss(pos, neg, self.temp_value, bpr=False)
+
+        # The seed's hybrid slots over the [B, 1 + K] layout, as in _lean_terms: the feature
+        # score there (its table-side gradient once per copy), the id score elsewhere.
+        idx = hybrid_index(b * (1 + k), self.num_sample, users.device)
+        ones = torch.ones(len(idx), device=users.device)
+        copies = torch.zeros(b * (1 + k), device=users.device).index_add_(0, idx, ones)
+        copies = copies.view(b, 1 + k)
+        weight = copies.clamp(min=1)
+        id_pos, id_neg = shared_scores(user_emb, item_emb, shared.pos, shared.neg)
+        f_pos, f_neg = shared_scores(user_emb, feature.to(item_emb.dtype), shared.pos,
+                                     shared.neg, weight=(weight[:, 0], weight[:, 1:]))
+        hybrid = copies > 0
+        pos = torch.where(hybrid[:, 0], f_pos, id_pos)
+        neg = torch.where(hybrid[:, 1:], f_neg, id_neg)
+        cl2 = shared.lean_loss(pos, neg, self.temp_value, bpr=False)
+        if self.graph_layers:  # the regulariser reads the ego rows
+            ego = self.id_embedding.index_select(0, rows_of)
+            user_emb, item_emb = ego[:b], ego[b:]
+        reg = (user_emb.norm(dim=1).mean() + shared.slot_mean(item_emb.norm(dim=1))) / 2
+        return cl1, cl2, reg
+
+    def representations(self):
+        """Warm items by their id rows, cold items by their encoded features."""
         table = self.id_table()
         item_emb = table[self.n_users:]
         items = torch.where(self.warm.unsqueeze(1), item_emb,
                             self.item_features().to(item_emb.dtype))
-        users = table[:self.n_users]
-        return lambda u: users[u] @ items.T
+        return Representations(table[:self.n_users], items)
+
+    def item_encoder(self):
+        from .encoders import ClcrecEncoder
+
+        enc = ClcrecEncoder(self.feature_widths, self.encoder_layer1.out_features,
+                            self.encoder_layer2.out_features)
+        enc.layer1.load_state_dict(self.encoder_layer1.state_dict())
+        enc.layer2.load_state_dict(self.encoder_layer2.state_dict())
+        return enc

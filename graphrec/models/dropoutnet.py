@@ -39,9 +39,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .base import Recommender, init_table
+from .base import Recommender, Representations, init_table
 from .losses import ranking_loss
-from .scores import gather_scores
+from .scores import gather_scores, shared_scores
 from .features import FeatureInput
 
 
@@ -87,16 +87,31 @@ class DropoutNet(Recommender, FeatureInput):
         item_out = self.item_tower(self.item_inputs(self.item_pref, keep, self.step_feat()))
         scores = gather_scores(user_out, item_out.to(user_out.dtype), items)
         item_sq = (self.item_pref ** 2).sum(1)[items].mean()
-        return self._total(u_pref, scores, item_sq)
+        return self._total(u_pref, ranking_loss(scores, self.temp), item_sq)
 
-    def reference_loss(self, users, items):
+    def lean_shared_loss(self, users, shared):
+        """Negatives shared by the batch: the item tower runs over the ``U`` drawn items."""
+        keep, u_pref, user_out = self._users(users)
+        items = shared.items
+        pref = self.item_pref.index_select(0, items)
+        x = self.item_inputs(pref, keep.index_select(0, items),
+                             self.step_feat().index_select(0, items))
+        item_out = self.item_tower(x).to(user_out.dtype)  # [U, d]
+        pos, neg = shared_scores(user_out, item_out, shared.pos, shared.neg)
+        item_sq = shared.slot_mean((pref ** 2).sum(1))
+        return self._total(u_pref, shared.lean_loss(pos, neg, self.temp), item_sq)
+
+    def reference_loss(self, users, items, shared=None):
+        """``shared``: the batch's shared negatives (``items`` their per-sample layout)."""
         keep, u_pref, user_out = self._users(users)
         v_pref = self.item_pref[items]  # [B, M, d]
         x = self.item_inputs(v_pref, keep[items], self.feat[items])  # [B, M, d + width]
         item_out = self.item_tower(x)
         scores = (user_out.unsqueeze(1) * item_out).sum(-1)
         item_sq = (v_pref ** 2).sum(-1).mean()
-        return self._total(u_pref, scores, item_sq)
+        rank = ranking_loss(scores, self.temp) if shared is None else \
+            shared.ranking_loss(scores, self.temp)
+        return self._total(u_pref, rank, item_sq)
 
     def _users(self, users):
         """This step's preference mask (drawn first, as both impls must), the batch's user
@@ -105,15 +120,21 @@ class DropoutNet(Recommender, FeatureInput):
         u_pref = self.user_pref[users]
         return keep, u_pref, self.user_tower(u_pref)
 
-    def _total(self, u_pref, scores, item_sq):
-        rank = ranking_loss(scores, self.temp)
+    def _total(self, u_pref, rank, item_sq):
         reg = self.reg_weight * ((u_pref ** 2).sum(1).mean() + item_sq) / 2
         return rank + reg, {"rank": rank, "reg": reg}
 
     # ----------------------------------------------------------------- ranking
-    @torch.no_grad()
-    def scorer(self):
+    def representations(self):
         """Warm items with their preference input, cold items from content alone."""
         item_out = self.item_tower(self.item_inputs(self.item_pref, self.warm, self.feat))
-        user_out = self.user_tower(self.user_pref)
-        return lambda u: user_out[u] @ item_out.T
+        return Representations(self.user_tower(self.user_pref), item_out)
+
+    def item_encoder(self):
+        """A new item as a cold one: the item tower over a zero preference and its content."""
+        from .encoders import DropoutnetEncoder
+
+        first = self.item_tower[0]
+        enc = DropoutnetEncoder(self.feature_widths, self.item_pref.shape[1], first.out_features)
+        enc.tower.load_state_dict(self.item_tower.state_dict())
+        return enc

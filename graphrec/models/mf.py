@@ -4,9 +4,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .base import Recommender, init_table
+from .base import Recommender, Representations, init_table
 from .losses import mean_sq_rows, ranking_loss
-from .scores import gather_scores, gathered_bpr
+from .scores import gather_scores, gathered_bpr, shared_scores
 
 
 class MF(Recommender):
@@ -33,17 +33,30 @@ class MF(Recommender):
                                  + mean_sq_rows(self.item_emb, items)) / 2
         return rank + reg, {"rank": rank, "reg": reg}
 
-    def reference_loss(self, users, items):
+    def lean_shared_loss(self, users, shared):
+        """Negatives shared by the batch: the ``U`` drawn rows gathered once, one product."""
+        user_t, item_t = self.tables()
+        rows = item_t.index_select(0, shared.items)
+        pos, neg = shared_scores(user_t.index_select(0, users), rows, shared.pos, shared.neg)
+        rank = shared.lean_loss(pos, neg, self.temp)
+        if not self.reg_weight:
+            return rank, {"rank": rank, "reg": torch.zeros((), device=rank.device)}
+        item_sq = shared.slot_mean(self.item_emb.index_select(0, shared.items).pow(2).sum(1))
+        reg = self.reg_weight * (mean_sq_rows(self.user_emb, users) + item_sq) / 2
+        return rank + reg, {"rank": rank, "reg": reg}
+
+    def reference_loss(self, users, items, shared=None):
+        """``shared``: the batch's :class:`~.negatives.SharedNegatives` (``items`` is then
+        its per-sample layout), whose hits are masked out of the loss."""
         user_t, item_t = self.tables()
         u = user_t[users]
         rows = item_t[items]  # [B, 1+N, d], as seed-style code does
         scores = (u.unsqueeze(1) * rows).sum(-1)
         item_sq = (self.item_emb[items] ** 2).sum(-1).mean()
-        rank = ranking_loss(scores, self.temp)
+        rank = ranking_loss(scores, self.temp) if shared is None else \
+            shared.ranking_loss(scores, self.temp)
         reg = self.reg_weight * ((self.user_emb[users] ** 2).sum(1).mean() + item_sq) / 2
         return rank + reg, {"rank": rank, "reg": reg}
 
-    @torch.no_grad()
-    def scorer(self):
-        user_t, item_t = self.tables()
-        return lambda u: user_t[u] @ item_t.T
+    def representations(self):
+        return Representations(*self.tables())

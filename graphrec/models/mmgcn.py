@@ -45,9 +45,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Recommender, init_table
+from ..errors import ConfigError
+from .base import Recommender, Representations, init_table
+from .spec import NO_FEATURES
 from .losses import ranking_loss
-from .scores import gather_scores
+from .scores import gather_scores, shared_scores
 
 
 def graph_adjacency(n_users: int, n_items: int, users: np.ndarray, items: np.ndarray,
@@ -56,7 +58,7 @@ def graph_adjacency(n_users: int, n_items: int, users: np.ndarray, items: np.nda
     product with ``x`` is each node's neighbours' mean (``aggr=mean``: D^-1 A) or sum
     (``add``: A). A node without neighbours gets a zero row."""
     if aggr not in ("mean", "add"):
-        raise ValueError(f"model.aggr={aggr!r} is invalid: allowed mean|add")
+        raise ConfigError(f"model.aggr={aggr!r} is invalid: allowed mean|add")
     n = n_users + n_items
     rows = np.concatenate([users, items + n_users]).astype(np.int64)
     cols = np.concatenate([items + n_users, users]).astype(np.int64)
@@ -125,7 +127,7 @@ class MMGCN(Recommender):
                  impl: str = "reference", init: str = "xavier_normal"):
         super().__init__()
         if not features:
-            raise ValueError("MMGCN needs item features (feat_v/feat_a/feat_t)")
+            raise ConfigError(NO_FEATURES.format(model="mmgcn"))
         self.n_users, self.n_items, self.impl = n_users, n_items, impl
         self.reg_weight, self.temp = reg_weight, temp_value
         self.modalities: List[str] = list(features)
@@ -156,29 +158,52 @@ class MMGCN(Recommender):
         user_t, item_t, ids = self._tables()
         scores = gather_scores(user_t[users], item_t, items)
         item_sq = (ids[self.n_users:] ** 2).sum(1).index_select(0, items.reshape(-1)).mean()
-        return self._total(users, ids, scores, item_sq)
+        return self._total(users, ids, ranking_loss(scores, self.temp), item_sq)
 
-    def reference_loss(self, users, items):
+    def lean_shared_loss(self, users, shared):
+        """Negatives shared by the batch: the ``U`` drawn rows of the propagated table."""
+        user_t, item_t, ids = self._tables()
+        rows = item_t.index_select(0, shared.items)
+        pos, neg = shared_scores(user_t[users], rows, shared.pos, shared.neg)
+        item_sq = shared.slot_mean(
+            (ids.index_select(0, shared.items + self.n_users) ** 2).sum(1))
+        return self._total(users, ids, shared.lean_loss(pos, neg, self.temp), item_sq)
+
+    def reference_loss(self, users, items, shared=None):
+        """``shared``: the batch's shared negatives (``items`` their per-sample layout)."""
         user_t, item_t, ids = self._tables()
         rows = item_t[items]  # [B, 1+N, d], as seed-style code does
         scores = (user_t[users].unsqueeze(1) * rows).sum(-1)
         item_sq = (ids[items + self.n_users] ** 2).sum(-1).mean()
-        return self._total(users, ids, scores, item_sq)
+        rank = ranking_loss(scores, self.temp) if shared is None else \
+            shared.ranking_loss(scores, self.temp)
+        return self._total(users, ids, rank, item_sq)
 
     def _tables(self):
         """This step's user and item representations and the (masked) id table."""
         rep = self.representation()
         return rep[:self.n_users], rep[self.n_users:], self.ids()
 
-    def _total(self, users, ids, scores, item_sq):
-        rank = ranking_loss(scores, self.temp)
+    def _total(self, users, ids, rank, item_sq):
         user_sq = (ids[users] ** 2).sum(1).mean()
         pref_sq = sum((g.preference[users] ** 2).sum(1).mean() for g in self.gcn.values())
         reg = self.reg_weight * (user_sq + item_sq + pref_sq) / 2
         return rank + reg, {"rank": rank, "reg": reg}
 
-    @torch.no_grad()
-    def scorer(self):
+    def representations(self):
         rep = self.representation()
-        user_t, item_t = rep[:self.n_users], rep[self.n_users:]
-        return lambda u: user_t[u] @ item_t.T
+        return Representations(rep[:self.n_users], rep[self.n_users:])
+
+    def item_encoder(self):
+        """A new item as a cold one: no edge, so no aggregation and a zero id row; its
+        features go through each modality's ``MLP``, ``W2`` and ``W3``."""
+        from .encoders import MmgcnEncoder
+
+        some = self.gcn[self.modalities[0]]
+        widths = {m: getattr(self, f"feat_{m}").shape[1] for m in self.modalities}
+        enc = MmgcnEncoder(widths, self.id_embedding.shape[1], some.mlp.out_features,
+                           len(some.w2), some.concat)
+        for m, branch in enc.gcn.items():
+            branch.load_state_dict({k: v for k, v in self.gcn[m].state_dict().items()
+                                    if not k.startswith(("preference", "w1."))})
+        return enc

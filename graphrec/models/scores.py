@@ -112,3 +112,55 @@ def gathered_bpr(user_t: torch.Tensor, item_t: torch.Tensor, users: torch.Tensor
     negative) in one autograd node (:class:`_GatheredBPR`): the same loss and gradients, in
     fp32 whatever autocast says (BPR's products are ``[B, d]``: nothing to gain in bf16)."""
     return _GatheredBPR.apply(user_t.float(), item_t.float(), users, items)
+
+
+class _SharedScores(torch.autograd.Function):
+    """Scores against negatives shared by the batch: the positives' ``<q_b, r_pos[b]>`` as a
+    row-wise product and every column as one ``[B, d] x [d, K]`` product. Backward: two
+    products and an ``index_add_`` of each side into the ``[U, d]`` rows (a row that is both
+    a positive and a column gets both), the table side weighted when asked."""
+
+    @staticmethod
+    def forward(ctx, query, rows, pos, neg, w_pos, w_neg):
+        r_pos, r_neg = rows.index_select(0, pos), rows.index_select(0, neg)
+        ctx.save_for_backward(query, r_pos, r_neg, pos, neg, w_pos, w_neg)
+        ctx.shape, ctx.dtypes = rows.shape, (query.dtype, rows.dtype)
+        return (query * r_pos).sum(1), query @ r_neg.T
+
+    @staticmethod
+    def backward(ctx, g_pos, g_neg):
+        # fp32 whatever the forward ran in, as _BlockScores (index_add_ accumulates), also
+        # when backward is called inside an autocast region
+        with torch.autocast(g_neg.device.type, enabled=False):
+            return _SharedScores._backward(ctx, g_pos, g_neg)
+
+    @staticmethod
+    def _backward(ctx, g_pos, g_neg):
+        query, r_pos, r_neg, pos, neg, w_pos, w_neg = ctx.saved_tensors
+        query, r_pos, r_neg = query.float(), r_pos.float(), r_neg.float()
+        g_pos, g_neg = g_pos.float(), g_neg.float()
+        grad_q = grad_r = None
+        if ctx.needs_input_grad[0]:
+            grad_q = torch.addmm(g_pos.unsqueeze(1) * r_pos, g_neg, r_neg).to(ctx.dtypes[0])
+        if ctx.needs_input_grad[1]:
+            if w_pos is not None:
+                g_pos, g_neg = g_pos * w_pos, g_neg * w_neg
+            grad_r = query.new_zeros(ctx.shape)
+            grad_r.index_add_(0, pos, g_pos.unsqueeze(1) * query)
+            grad_r.index_add_(0, neg, g_neg.T @ query)
+            grad_r = grad_r.to(ctx.dtypes[1])
+        return grad_q, grad_r, None, None, None, None
+
+
+def shared_scores(query: torch.Tensor, rows: torch.Tensor, pos: torch.Tensor,
+                  neg: torch.Tensor, weight: Optional[tuple] = None):
+    """``(pos_scores [B], neg_scores [B, K])`` of ``query [B, d]`` against ``rows [U, d]``:
+    row ``pos[b]`` for sample ``b``, rows ``neg [K]`` for every sample (no ``[B, K, d]``
+    gather). ``weight = (w_pos [B], w_neg [B, K])`` scales each slot's gradient to ``rows``
+    only, as :func:`gather_scores`' ``table_weight`` does."""
+    device = query.device.type
+    if torch.is_autocast_enabled(device):  # what autocast does to the product, done up front
+        dtype = torch.get_autocast_dtype(device)
+        query, rows = query.to(dtype), rows.to(dtype)
+    w_pos, w_neg = weight if weight is not None else (None, None)
+    return _SharedScores.apply(query, rows, pos, neg, w_pos, w_neg)

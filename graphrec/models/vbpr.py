@@ -35,10 +35,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .base import Recommender, init_table
+from .base import Recommender, Representations, init_table
 from .features import FeatureInput
 from .losses import ranking_loss
-from .scores import gather_scores
+from .scores import gather_scores, shared_scores
 
 
 class VBPR(Recommender, FeatureInput):
@@ -85,9 +85,28 @@ class VBPR(Recommender, FeatureInput):
         id_bias = self._id_bias()
         if id_bias is not None:
             item_sq = item_sq + id_bias ** 2
-        return self._total(q, scores, item_sq[items].mean())
+        return self._total(q, ranking_loss(scores, self.temp), item_sq[items].mean())
 
-    def reference_loss(self, users, items):
+    def lean_shared_loss(self, users, shared):
+        """Negatives shared by the batch: only the ``U`` drawn items are projected."""
+        q = self.user_emb[users]  # [B, 2d]
+        items = shared.items
+        warm = self.warm.index_select(0, items)
+        gamma = self.item_emb.index_select(0, items) * warm.unsqueeze(1)
+        feat = self.step_feat().index_select(0, items)
+        table = torch.cat([gamma, self.proj(feat).to(gamma.dtype)], dim=1)  # [U, 2d]
+        bias = (feat @ self.visual_bias.to(feat.dtype)).to(gamma.dtype)
+        item_sq = (gamma ** 2).sum(1)
+        if self.item_bias is not None:
+            beta = self.item_bias.index_select(0, items) * warm
+            bias, item_sq = bias + beta, item_sq + beta ** 2
+        pos, neg = shared_scores(q, table, shared.pos, shared.neg)
+        pos = pos + bias.index_select(0, shared.pos)
+        neg = neg + bias.index_select(0, shared.neg)
+        return self._total(q, shared.lean_loss(pos, neg, self.temp), shared.slot_mean(item_sq))
+
+    def reference_loss(self, users, items, shared=None):
+        """``shared``: the batch's shared negatives (``items`` their per-sample layout)."""
         q = self.user_emb[users]  # [B, 2d]
         d = self.dim
         warm = self.warm[items]  # [B, M]
@@ -101,16 +120,23 @@ class VBPR(Recommender, FeatureInput):
             beta = self.item_bias[items] * warm
             scores = scores + beta
             item_sq = item_sq + beta ** 2
-        return self._total(q, scores, item_sq.mean())
+        rank = ranking_loss(scores, self.temp) if shared is None else \
+            shared.ranking_loss(scores, self.temp)
+        return self._total(q, rank, item_sq.mean())
 
-    def _total(self, q, scores, item_sq):
-        rank = ranking_loss(scores, self.temp)
+    def _total(self, q, rank, item_sq):
         reg = self.reg_weight * ((q ** 2).sum(1).mean() + item_sq) / 2
         return rank + reg, {"rank": rank, "reg": reg}
 
     # ----------------------------------------------------------------- ranking
-    @torch.no_grad()
-    def scorer(self):
+    def representations(self):
         table, bias, _ = self.tables(self.feat)
-        users = self.user_emb
-        return lambda u: torch.addmm(bias, users[u], table.T)
+        return Representations(self.user_emb, table, bias)
+
+    def item_encoder(self):
+        """A new item as a cold one: ``[0, E f]`` and the bias ``beta' f``."""
+        from .encoders import VbprEncoder
+
+        enc = VbprEncoder(self.feature_widths, self.dim)
+        enc.load_state_dict({"proj.weight": self.proj.weight, "visual_bias": self.visual_bias})
+        return enc
