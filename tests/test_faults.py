@@ -108,8 +108,7 @@ def test_atomic_save_never_leaves_a_broken_checkpoint(tmp_path, monkeypatch):
     checkpoint.save_atomic({"w": torch.ones(3)}, path)
 
     def dies_midway(obj, f, *a, **k):
-        with open(f, "wb") as fh:
-            fh.write(b"PK\x03\x04 half a zip")
+        f.write(b"PK\x03\x04 half a zip")
         raise KeyboardInterrupt("killed during the write")
 
     monkeypatch.setattr(torch, "save", dies_midway)

@@ -57,8 +57,11 @@ def write(folder: Path, frames) -> Path:
         table[col] = table[col].astype("category")
     path = Path(folder) / FILE
     tmp = path.with_suffix(".parquet.tmp")
-    table.to_parquet(tmp, index=False, compression="zstd")
-    tmp.replace(path)
+    try:
+        table.to_parquet(tmp, index=False, compression="zstd")
+        tmp.replace(path)
+    finally:  # a failed write (a full disk) leaves no temp file
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -16,10 +16,18 @@ CURVE_COLUMNS = ("epoch", "step", "samples", "train_s", "eval_s", "wall_s", "los
 
 
 def write_json(path: Path, obj) -> None:
+    """Atomic: a temp file, fsynced, renamed over ``path``; a failed write (a full disk)
+    raises and leaves the previous file, and no temp file."""
     path = Path(path)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False, default=float))
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w") as fh:
+            fh.write(json.dumps(obj, indent=2, sort_keys=False, default=float))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def epoch_columns(ks: Sequence[int]) -> list:
@@ -32,16 +40,28 @@ class EpochsCsv:
     so a killed run keeps its curve and a running one can be watched (``tail -f``).
 
     Opening rewrites the file from ``rows`` (the rows a resumed run restored), so rows written
-    after its checkpoint by the interrupted run do not appear twice."""
+    after its checkpoint by the interrupted run do not appear twice; it is written aside and
+    renamed over the old one, so a failed rewrite (a full disk) leaves the old file."""
 
     def __init__(self, path: Path, columns: Sequence[str], rows: Iterable[dict] = ()):
         self.columns = list(columns)
-        self._fh = open(path, "w", newline="")
-        self._writer = csv.DictWriter(self._fh, fieldnames=self.columns, extrasaction="ignore")
-        self._writer.writeheader()
-        for row in rows:
-            self._writer.writerow(row)
-        self._fh.flush()
+        tmp = Path(path).with_suffix(".csv.tmp")
+        self._fh = open(tmp, "w", newline="")
+        try:
+            self._writer = csv.DictWriter(self._fh, fieldnames=self.columns,
+                                          extrasaction="ignore")
+            self._writer.writeheader()
+            for row in rows:
+                self._writer.writerow(row)
+            self._fh.flush()
+            os.replace(tmp, path)  # the open file goes on as ``path``
+        except BaseException:
+            try:
+                self._fh.close()
+            except OSError:
+                pass
+            tmp.unlink(missing_ok=True)
+            raise
 
     def append(self, row: dict) -> None:
         self._writer.writerow(row)

@@ -71,6 +71,8 @@ class Throughput(_Section):
     train_s: Optional[float] = None
     eval_s: Optional[float] = None
     wall_s: Optional[float] = None
+    checkpoint_s: Optional[float] = None      # writing periodic checkpoints: in wall_s only
+    checkpoints: Optional[int] = None         # periodic checkpoints written
     extra: dict = field(default_factory=dict)
 
 

@@ -2,35 +2,41 @@
 
 The step does no host sync: losses accumulate on the device and are read, with throughput
 and memory, only every ``trainer.log_every`` steps and at the end of an epoch. That is also
-where NaN/Inf is caught. Ctrl-C or SIGTERM finishes the current step, writes ``last.pt``
-and returns ``status: interrupted``; ``trainer.resume=RUN_DIR`` continues from it.
+where NaN/Inf is caught. Ctrl-C, SIGTERM, SIGHUP or a closed stdout/stderr finishes the
+current step, writes ``last.pt`` and returns ``status: interrupted``; the same resumable
+state is written every ``trainer.checkpoint_every_s`` seconds (or ``_steps``), so a killed
+run loses at most that. ``trainer.resume=RUN_DIR`` continues from it. A checkpoint or record
+write that fails (a full disk) keeps the previous file and says so in one line.
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 import torch
 from omegaconf import OmegaConf
-from tqdm import tqdm
 
 from ..config import (ConfigError, require_writable, resolve_impl, validate,
                       validate_against_data)
 from ..data import load_data
+from ..errors import CheckpointError
 from ..evaluation import evaluate
 from ..models import build_model
 from ..reporting import per_user, write_json
 from ..reporting.loggers import Loggers
 from ..reporting.run_record import (Evaluation, Memory, RunInfo, RunRecord, Target,
                                     Throughput)
-from ..sampling import build_sampler
-from . import accel, advice, checkpoint, distributed, optim
+from ..sampling import build_sampler, describe, step_slots, strategy
+from . import accel, advice, checkpoint, distributed, optim, progress_bar
 from .clock import Clock
+from .cost import Projection
 from .faults import Fault, InterruptFlag
 from .meter import ThroughputMeter, peak_memory
 from .meter import sync as meter_sync
@@ -39,6 +45,10 @@ from .state import Progress, restore, snapshot
 from .stopping import Rules, StopReason, reason_of
 
 log = logging.getLogger(__name__)
+
+# A time-triggered checkpoint waits at least this many times its last write's duration, so
+# writing them never takes more than 1 % of the clock, however large the model.
+CHECKPOINT_SPACING = 100
 
 
 def scaled_lr(cfg) -> float:
@@ -88,65 +98,166 @@ class Run:
         self.lr = scaled_lr(cfg)
         self.optimizer = optim.make_optimizer(self.model.parameters(), self.lr, self.impl, cfg)
         self.scheduler = optim.make_scheduler(self.optimizer, cfg, len(self.sampler))
-        self.impl = self.model.impl_for(cfg.batch.size // world.size * (1 + cfg.sampling.num_neg))
+        self.impl = self.model.impl_for(step_slots(cfg, world.size))
         self.meter = ThroughputMeter(device)
-        self.fault = Fault(cfg.trainer.fail_after_steps, cfg.trainer.fail_kind)
+        self.cost = Projection(cfg, len(self.sampler), world.size, world.is_main)  # cost.py
+        self.fault = Fault(cfg.trainer.fail_after_steps, cfg.trainer.fail_kind,
+                           armed=not cfg.trainer.resume)
         self.p = Progress()
-        self.status = "completed"
+        self.status, self.cause = "completed", ""
         self.best_path, self.last_path = out / "best.pt", out / "last.pt"
+        # periodic checkpoints, as plain values (read per step); rank 0 alone writes them
+        t = cfg.trainer
+        self.ckpt_every_steps = t.checkpoint_every_steps if world.is_main else 0
+        self.ckpt_every_s = t.checkpoint_every_s if world.is_main else 0.0
+        self.ckpt_write_s = 0.0    # the last write's duration (CHECKPOINT_SPACING)
+        self.ckpt_t = 0.0          # time.monotonic() at the last one (or training's start)
+        self.saved_step = None     # the step last.pt on disk holds, if any
+        self.best_pending = None   # best weights a failed write left in memory only
+        self._epoch_t0 = 0.0       # training seconds when the current epoch (re)started
+        self.row_failed = False    # a row could not be written (said once)
 
     # ------------------------------------------------------------------ checkpoints
-    def save_last(self) -> None:
+    def _write_last(self, progress: Progress) -> bool:
+        """``last.pt`` holding ``progress``; False, saying so in one line, when the write
+        fails (the previous file is then kept whole)."""
         if not self.world.is_main:
-            return
-        state = snapshot(self.model, self.optimizer, self.p, self.scheduler)
+            return True
+        kept = (f"the one of step {self.saved_step} is kept" if self.saved_step is not None
+                else "there is no resumable checkpoint yet")
+        if not self._write_best_pending():
+            log.warning("not writing %s at step %d: best.pt must be written first and cannot "
+                        "be; %s", self.last_path, progress.step, kept)
+            return False
+        state = snapshot(self.model, self.optimizer, progress, self.scheduler)
         if self.precision.scaler is not None:
             state["scaler"] = self.precision.scaler.state_dict()
-        checkpoint.save_atomic(state, self.last_path)
+        try:
+            checkpoint.save_atomic(state, self.last_path)
+        except OSError as exc:
+            log.warning("could not write %s at step %d (%s): %s", self.last_path, progress.step,
+                        checkpoint.reason(exc), kept)
+            return False
+        self.saved_step = progress.step
+        return True
+
+    def _save_best(self) -> None:
+        """``best.pt``; when the write fails the weights stay in memory (the final evaluation
+        reads them) and are written before the next ``last.pt``, which must not get ahead."""
+        state = self.model.state_dict()
+        try:
+            checkpoint.save_atomic(state, self.best_path)
+            self.best_pending = None
+        except OSError as exc:
+            self.best_pending = {k: v.detach().to("cpu", copy=True) for k, v in state.items()}
+            log.warning("could not write %s at epoch %d step %d (%s): the previous file is "
+                        "kept; the new best weights stay in memory for the final evaluation",
+                        self.best_path, self.p.epoch, self.p.step, checkpoint.reason(exc))
+
+    def _write_best_pending(self) -> bool:
+        if self.best_pending is None:
+            return True
+        try:
+            checkpoint.save_atomic(self.best_pending, self.best_path)
+        except OSError:
+            return False
+        self.best_pending = None
+        return True
+
+    def _checkpoint_due(self) -> bool:
+        """By steps (exact, kept across a resume), or by this process's monotonic time since
+        its last one: a plain clock read a step, not the run's clock (which it leaves be)."""
+        p = self.p
+        if self.ckpt_every_steps and p.step - p.last_ckpt_step >= self.ckpt_every_steps:
+            return True
+        return bool(self.ckpt_every_s) and time.monotonic() - self.ckpt_t >= max(
+            self.ckpt_every_s, self.ckpt_write_s * CHECKPOINT_SPACING)
+
+    def _checkpoint(self, loss_sum: Optional[torch.Tensor] = None) -> None:
+        """The periodic ``last.pt``: the state an interrupt at this point would leave, on
+        the clock as ``checkpoint_s`` (in wall time, not in training seconds or samples/s).
+        Mid-epoch with the epoch's ``loss_sum`` so far; else at an epoch's end."""
+        p, t = self.p, time.monotonic()
+        with self.meter.paused(), self.clock.checkpointing():
+            p.last_ckpt_step = p.step
+            state = replace(p, wall_s=self.clock.wall(), eval_s=self.clock.eval_s,
+                            checkpoint_s=self.clock.checkpoint_s, checkpoints=p.checkpoints + 1)
+            if loss_sum is not None:
+                state.loss_sum = float(loss_sum)
+                state.epoch_s = p.epoch_s + self.clock.train() - self._epoch_t0
+            if self._write_last(state):
+                p.checkpoints += 1
+        self.ckpt_t = time.monotonic()
+        self.ckpt_write_s = self.ckpt_t - t
 
     def resume(self, run_dir: Path) -> None:
-        ckpt = checkpoint.load(run_dir / "last.pt", self.device)
+        ckpt = checkpoint.load_resumable(run_dir / "last.pt", self.device)
         self.p = restore(ckpt, self.model, self.optimizer, self.scheduler)
         if self.precision.scaler is not None and "scaler" in ckpt:
             self.precision.scaler.load_state_dict(ckpt["scaler"])
+        self.saved_step = self.p.step
+        if self.p.best_epoch >= 0:  # the final evaluation reads it: fail now, not at the end
+            if not self.best_path.exists():
+                raise CheckpointError(
+                    f"cannot resume {run_dir}: {self.best_path} is missing (last.pt has its best "
+                    f"validation at epoch {self.p.best_epoch}; the test metrics come from it)")
+            checkpoint.load(self.best_path, self.device)
         log.info("resumed %s at epoch %d, step %d", run_dir, self.p.epoch, self.p.step)
 
     # ------------------------------------------------------------------ the loop
     def fit(self, stop: InterruptFlag) -> None:
         cfg, p = self.cfg.trainer, self.p
-        self.clock = Clock(p.wall_s, p.eval_s)
+        self.clock = Clock(p.wall_s, p.eval_s, p.checkpoint_s)
         self.clock.start()
+        self.ckpt_t = time.monotonic()
         while p.epoch < cfg.epochs and self.status == "completed":
-            train_at_start = self.clock.train()
+            self._epoch_t0 = self.clock.train()
             self._epoch(stop)
-            p.epoch_s += self.clock.train() - train_at_start
+            p.epoch_s += self.clock.train() - self._epoch_t0
             self._save_clock()
             if self.status == "interrupted":
-                self.save_last()
-                log.warning("interrupted at epoch %d step %d: resumable checkpoint %s",
-                            p.epoch, p.step, self.last_path)
+                self.cause = stop.cause
+                self._interrupted(self._write_last(p))
                 return
             keep_going = self._end_epoch()
             self._save_clock()
             if not keep_going:
                 break
-        if self.status == "completed" and self.world.is_main:
-            self.last_path.unlink(missing_ok=True)
+            if (self.ckpt_every_steps or self.ckpt_every_s) and self._checkpoint_due():
+                self._checkpoint()
+                self._save_clock()
+
+    def _interrupted(self, saved: bool) -> None:
+        """The line train.log ends with: why, where, and how to resume."""
+        p, how = self.p, f"resume with: python train.py trainer.resume={self.out}"
+        if self.report is not None:  # a sweep trial: the sweep resumes, not the trial
+            how = "the sweep resumes the study"
+        if saved:
+            what = f"resumable checkpoint {self.last_path}; {how}"
+        elif self.saved_step is not None:
+            what = f"{self.last_path} of step {self.saved_step} is kept; {how} (from there)"
+        else:
+            what = "no resumable checkpoint could be written"
+        log.warning("interrupted (%s) at epoch %d step %d: %s", self.cause or "signal",
+                    p.epoch, p.step, what)
 
     def _save_clock(self) -> None:
         self.p.wall_s, self.p.eval_s = self.clock.wall(), self.clock.eval_s
+        self.p.checkpoint_s = self.clock.checkpoint_s
 
     def _epoch(self, stop: InterruptFlag) -> None:
         cfg, p = self.cfg.trainer, self.p
         loss_sum = torch.full((), p.loss_sum, device=self.device)
-        bar = tqdm(total=len(self.sampler), initial=p.epoch_step, desc=f"epoch {p.epoch}",
-                   unit="step", disable=not cfg.progress, leave=False, dynamic_ncols=True)
+        n_steps = len(self.sampler)
+        bar = progress_bar.make(n_steps, p.epoch_step, f"epoch {p.epoch}", cfg.progress,
+                                cfg.progress_every_s)
         self.meter.start()
         batches = self.sampler.epoch(p.epoch, start_step=p.epoch_step)
         # plain values: config reads cost microseconds each, per step
         log_every, max_steps, interrupt = cfg.log_every, self.rules.max_steps, \
             self.rules.interrupt
         clock_checks = bool(cfg.eval_every_steps or cfg.eval_every_s or cfg.time_budget_s)
+        ckpt_checks = bool(self.ckpt_every_steps or self.ckpt_every_s)
         while True:
             # single process: the flag is asked before each step; under DDP at log points
             if not self.world.active and self._stop(interrupt.after_step(stop.is_set)):
@@ -166,6 +277,9 @@ class Run:
                 break
             if clock_checks and self._clock_rules(log_point, loss_sum):
                 break
+            # the epoch's last step checkpoints after its end (fit): its validation first
+            if ckpt_checks and p.epoch_step < n_steps and self._checkpoint_due():
+                self._checkpoint(loss_sum)
         self.meter.mark()
         bar.close()
         p.loss_sum = float(loss_sum)
@@ -202,6 +316,7 @@ class Run:
         divergence and, under DDP, the interrupt, the ranks agreeing; True to stop."""
         p = self.p
         rate = self.meter.mark()
+        self.cost.after_log(rate)  # a long run says its projected time, once
         mean = loss_sum / p.n_loss
         bar.set_postfix(loss=f"{mean:.4f}", samples_s=f"{rate:,.0f}")
         self.loggers.log_step(p.step, {  # host values only: no extra sync
@@ -274,7 +389,7 @@ class Run:
             if improved:
                 p.best, p.best_epoch, p.bad_evals = val[cfg.monitor], p.epoch, 0
                 if self.world.is_main:
-                    checkpoint.save_atomic(self.model.state_dict(), self.best_path)
+                    self._save_best()
         p.evals, p.last_eval_step, p.last_eval_train_s = p.evals + 1, p.step, self.clock.train()
         row.update(self.clock.reading())
         row.update({f"val_{k}": v for k, v in val.items()})
@@ -306,7 +421,14 @@ class Run:
 
     def _write_row(self, row: dict) -> None:
         self.p.rows.append(row)
-        self.loggers.log_row(row)
+        try:
+            self.loggers.log_row(row)
+        except OSError as exc:  # a full disk: the rows live on in last.pt and metrics.json
+            if not self.row_failed:
+                log.warning("could not write a row of epochs.csv (%s): the rows are kept in "
+                            "last.pt and metrics.json, and a resume writes the file again",
+                            checkpoint.reason(exc))
+            self.row_failed = True
 
     def _end_epoch(self) -> bool:
         """Row, validation when due, stopping rules; False when the run must stop."""
@@ -359,15 +481,24 @@ class Run:
         results = {}
         if self.status == "completed" and p.best_epoch < 0:
             # never validated during training: the final model is the one reported
-            checkpoint.save_atomic(self.model.state_dict(), self.best_path)
+            self._save_best()
             p.best_epoch, p.time_to_best_s = max(p.epoch - 1, 0), p.wall_s
-        if self.best_path.exists() and self.status not in ("interrupted", "pruned"):
-            self.model.load_state_dict(checkpoint.load(self.best_path, self.device))
+        self._write_best_pending()  # a last try; else the weights in memory are evaluated
+        best = self.best_pending
+        if (best is not None or self.best_path.exists()) and \
+                self.status not in ("interrupted", "pruned"):
+            self.model.load_state_dict(best if best is not None else
+                                       checkpoint.load(self.best_path, self.device))
             users = {"val": {}, "test": {}}  # per-user values, for paired tests later
             for split in users:
                 results.update(_flat_eval(self.model, self.data, split, self.cfg, self.device,
                                           per_user=users[split]))
-            per_user.write(self.out, (per_user.to_frame(s, u) for s, u in users.items()))
+            try:
+                per_user.write(self.out, (per_user.to_frame(s, u) for s, u in users.items()))
+            except OSError as exc:
+                users = None
+                log.warning("could not write %s (%s): compare's paired tests will skip this "
+                            "run", self.out / per_user.FILE, checkpoint.reason(exc))
         tp = dict(throughput)
         record = RunRecord(
             status=self.status, scores=results,
@@ -381,29 +512,46 @@ class Run:
                 samples_per_s_per_rank=tp.pop("samples_per_s_per_rank", None),
                 world_size=tp.pop("world_size", None),
                 epoch_s=float(np.median(epoch_s)) if epoch_s else None,
-                time_to_best_s=p.time_to_best_s, train_s=p.wall_s - p.eval_s, eval_s=p.eval_s,
-                wall_s=p.wall_s, extra=tp),
+                time_to_best_s=p.time_to_best_s, train_s=p.wall_s - p.eval_s - p.checkpoint_s,
+                eval_s=p.eval_s, wall_s=p.wall_s, checkpoint_s=round(p.checkpoint_s, 4),
+                checkpoints=p.checkpoints, extra=tp),
             memory=Memory.from_json(peak_memory(self.device)),
             data=self.data.summary(),
             evaluation=Evaluation(exclude=protocol(self.cfg),
                                   heldout=per_user.heldout_fingerprint(self.data),
-                                  per_user=per_user.FILE if results else None),
+                                  per_user=per_user.FILE if results and users else None),
             run=RunInfo.from_json({
                 "model": self.cfg.model.name, "impl": self.impl,
                 "loader": self.cfg.loader.kind, "batch_size": self.cfg.batch.size,
-                "num_neg": self.cfg.sampling.num_neg, "precision": self.cfg.precision.mode,
+                "num_neg": OmegaConf.select(self.cfg, "sampling.num_neg"),
+                "strategy": strategy(self.cfg), "precision": self.cfg.precision.mode,
                 "lr": self.lr, "sampler": getattr(self.sampler, "method", "dataset"),
                 **optim.names(self.cfg)}),
             device=str(self.device), torch_version=torch.__version__,
-            stopped_at=({"epoch": p.epoch, "step": p.step} if self.status != "completed"
-                        else None),
+            stopped_at=(None if self.status == "completed" else
+                        {"epoch": p.epoch, "step": p.step,
+                         **({"cause": self.cause} if self.cause else {})}),
             error=error or None)
         if self.data.meta:
             record.data["meta"] = dict(self.data.meta)
         metrics = record.to_json()
-        write_json(self.out / "metrics.json", metrics)
+        self._write_record(metrics)
         self.loggers.finish(self.cfg, metrics)
         return self.world.from_main(metrics)
+
+    def _write_record(self, metrics: dict) -> None:
+        """``metrics.json``; then a run that cannot resume drops its ``last.pt``. When the
+        write fails the previous file is kept, and so is ``last.pt``; the record goes to the
+        log on the same line (the summary is printed as usual)."""
+        path = self.out / "metrics.json"
+        try:
+            write_json(path, metrics)
+        except OSError as exc:
+            log.error("could not write %s (%s): the previous file is kept; this run's record: "
+                      "%s", path, checkpoint.reason(exc), json.dumps(metrics, default=float))
+            return
+        if self.status in ("completed", "pruned", "diverged"):
+            self.last_path.unlink(missing_ok=True)
 
     def _target_record(self) -> Optional[Target]:
         """``target``: the first validation at or above ``trainer.target``, on the clock."""
@@ -432,7 +580,7 @@ def train(cfg, out_dir: Optional[str] = None, data=None, report=None) -> dict:
     out = Path(resume) if resume else Path(out_dir or ".")
     if resume and not (out / "last.pt").exists():
         raise ConfigError(f"trainer.resume={resume!r} is invalid: no last.pt there "
-                          "(allowed: a run folder left by an interrupted run)")
+                          "(allowed: a run folder left by an interrupted or killed run)")
     require_writable(out, "trainer.resume" if resume else "hydra.run.dir")
     if "cache_dir" in cfg.data:
         require_writable(cfg.data.cache_dir, "data.cache_dir")
@@ -459,9 +607,9 @@ def _train(cfg, out: Path, data, world: distributed.World, device: torch.device,
         raise ConfigError(f"batch.size={cfg.batch.size} is invalid with {world.size} processes: "
                           "allowed a multiple of the world size (it is the global batch)")
     run = Run(cfg, out, data, device, world, report)
-    log.info("data %s %s | model %s (%s) | loader %s | batch %d lr %.2g | num_neg %d | %s on %s",
+    log.info("data %s %s | model %s (%s) | loader %s | batch %d lr %.2g | negatives %s | %s on %s",
              data.name, data.summary(), cfg.model.name, run.impl, cfg.loader.kind,
-             cfg.batch.size, run.lr, cfg.sampling.num_neg, cfg.precision.mode, device)
+             cfg.batch.size, run.lr, describe(cfg), cfg.precision.mode, device)
     if data.meta.get("features_source") not in (None, "file"):
         log.info("item features: %s", data.meta.get("features_source"))
     if resume:
@@ -471,7 +619,12 @@ def _train(cfg, out: Path, data, world: distributed.World, device: torch.device,
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     if world.is_main:
-        run.loggers = Loggers.from_cfg(cfg, out, run.p.rows, run.p.step)
+        try:
+            run.loggers = Loggers.from_cfg(cfg, out, run.p.rows, run.p.step)
+        except OSError as exc:  # a full disk; the rows are kept in last.pt and metrics.json
+            log.warning("could not write the loggers' files (epochs.csv, ...) in %s (%s): "
+                        "training without them; their rows are kept in last.pt and "
+                        "metrics.json", out, checkpoint.reason(exc))
     try:
         with InterruptFlag() as stop:
             run.fit(stop)
@@ -484,4 +637,8 @@ def _train(cfg, out: Path, data, world: distributed.World, device: torch.device,
     else:
         return run.finish()
     finally:
-        run.loggers.close()  # also after an error: no writer thread left behind in a sweep
+        try:
+            run.loggers.close()  # also after an error: no writer thread left behind in a sweep
+        except OSError as exc:  # the last buffered rows, on a full disk
+            log.warning("could not close the loggers' files in %s (%s)", out,
+                        checkpoint.reason(exc))

@@ -4,6 +4,7 @@ from __future__ import annotations
 import resource
 import statistics
 import time
+from contextlib import contextmanager
 
 import torch
 
@@ -52,6 +53,18 @@ class ThroughputMeter:
             self.step_s += dt
         self._t, self._samples = now, 0
         return rate
+
+    @contextmanager
+    def paused(self):
+        """Time spent inside (writing a checkpoint) is left out of the current interval,
+        without closing it; the steps queued before it are waited for first, so they count."""
+        sync(self.device)
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            if self._t is not None:
+                self._t += time.perf_counter() - t
 
     def summary(self) -> dict:
         return {"samples_per_s": statistics.median(self.rates) if self.rates else 0.0,

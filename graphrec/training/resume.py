@@ -18,8 +18,10 @@ from omegaconf import OmegaConf
 
 from ..errors import ConfigError
 
-# What a resume may set: how the run is watched or placed, not what it computes.
-FREE = ("trainer.resume", "trainer.progress", "trainer.threads", "trainer.log_every", "logger")
+# What a resume may set: how the run is watched, placed or kept, not what it computes.
+FREE = ("trainer.resume", "trainer.progress", "trainer.progress_every_s", "trainer.threads",
+        "trainer.log_every", "trainer.checkpoint_every_s", "trainer.checkpoint_every_steps",
+        "logger")
 
 
 def _key(override: str) -> str:
@@ -32,7 +34,7 @@ def resumed_config(cfg, overrides: Sequence[str]):
     saved_path = run_dir / ".hydra" / "config.yaml"
     if not saved_path.is_file():
         raise ConfigError(f"trainer.resume={str(run_dir)!r} is invalid: no .hydra/config.yaml "
-                          "there (allowed: a run folder left by an interrupted run)")
+                          "there (allowed: a run folder left by an interrupted or killed run)")
     saved = OmegaConf.load(saved_path)
     changed = [o for o in overrides if _key(o).split(".")[0] != "logger"
                and _key(o) not in FREE and not _key(o).startswith("hydra")
@@ -42,8 +44,9 @@ def resumed_config(cfg, overrides: Sequence[str]):
                           f"config, and {' '.join(changed)} would change it: drop "
                           f"{'it' if len(changed) == 1 else 'them'}, or start a new run")
     given = {_key(o) for o in overrides}
-    for key in FREE[1:]:  # as given now; else as the run had them
-        if key in given or any(g.startswith(key + ".") for g in given):
+    for key in FREE[1:]:  # as given now; else as the run had them (today's default if none)
+        if key in given or any(g.startswith(key + ".") for g in given) or \
+                OmegaConf.select(saved, key) is None:
             OmegaConf.update(saved, key, OmegaConf.select(cfg, key), force_add=True, merge=False)
     saved.trainer.resume = str(run_dir)
     return saved

@@ -30,7 +30,10 @@ class Progress:
     bad_evals: int = 0
     time_to_best_s: float = 0.0  # wall seconds from the first step to the best validation
     wall_s: float = 0.0     # the clock (clock.py) when last saved: wall, of which validation
-    eval_s: float = 0.0
+    eval_s: float = 0.0     #   and writing periodic checkpoints
+    checkpoint_s: float = 0.0
+    checkpoints: int = 0          # periodic checkpoints written, and the step of the last
+    last_ckpt_step: int = 0       #   one (checkpoint_every_steps counts from there)
     samples: int = 0        # samples seen in the run (this process)
     evals: int = 0          # validations done
     last_eval_step: int = 0       # step and training seconds at the last validation
