@@ -17,6 +17,7 @@ import pytest
 import yaml
 from omegaconf import OmegaConf
 
+from graphrec.errors import UsageError
 from graphrec.reporting.compare import main, pareto_mask
 from sweep_helpers import REPO, TINY, rows_arg, train
 
@@ -112,7 +113,7 @@ def test_time_to_target_from_metrics_json_with_its_speedup(tmp_path, capsys):
         write_run(sweep / str(trial), {"sweep.label": label, "trainer.seed": seed,
                                        "loader.kind": label}, samples_per_s=rate,
                   curve=[(reach / 2, 0.1), (reach, 0.25)], target=0.2)
-    table, out = run_compare(sweep, "--out", tmp_path / "out", capsys=capsys)
+    table, out = run_compare(sweep, "--out", tmp_path / "out", "--width", "400", capsys=capsys)
     rows = by_label(table)
     assert rows.loc["original", "time_to_target_s"] == pytest.approx(22.0)
     assert rows.loc["original", "time_to_target_s_std"] == pytest.approx(math.sqrt(8))
@@ -198,8 +199,8 @@ def write_groups(root: Path) -> Path:
 
 def test_one_table_per_model_and_data(tmp_path, capsys, monkeypatch):
     write_groups(tmp_path)
-    monkeypatch.chdir(tmp_path)  # no argument: outputs/ and multirun/ here
-    table, out = run_compare(capsys=capsys)
+    monkeypatch.chdir(tmp_path)  # no path: outputs/ and multirun/ here
+    table, out = run_compare("--width", "400", capsys=capsys)
     assert list(dict.fromkeys(table["group"])) == ["clcrec on synthetic", "mf on synthetic",
                                                    "clcrec on movielens"]
     assert list(table.index) == [0, 1, 2, 3, 4]  # row numbers run on across the tables
@@ -217,8 +218,9 @@ def test_one_table_per_model_and_data(tmp_path, capsys, monkeypatch):
     mf_header = blocks[1].splitlines()[1]
     assert "model.lr" in mf_header and "batch.size" not in mf_header
     assert "model.n_layers" not in mf_header  # same within mf, though it differs pooled
-    assert header_order(clcrec_header, "samples/s", "speed-up", "time to target", "batch.size",
-                        "run", "status")
+    assert header_order(clcrec_header, "samples/s", "speed-up", "batch.size", "run")
+    # no run had a target, every run completed: nothing to say in those columns
+    assert "status" not in clcrec_header and "time to target" not in clcrec_header
     assert max(len(line) for block in blocks for line in block.splitlines()[1:4]) < 200
     assert (tmp_path / "compare" / "compare.md").read_text().count("## ") == 3
     curves = png(tmp_path / "compare" / "curves.png")
@@ -263,7 +265,7 @@ def test_baseline_by_label_in_each_table(tmp_path, capsys):
     clcrec = table[table["group"] == "clcrec on synthetic"]
     assert clcrec["speedup"].tolist() == pytest.approx([1 / 3, 1.0])
     assert "speed-up over row 1" in out
-    with pytest.raises(SystemExit, match="matches no completed row"):
+    with pytest.raises(UsageError, match="matches no completed row"):
         main([str(sweep), "--baseline", "nowhere", "--out", str(tmp_path)])
 
 
@@ -285,14 +287,20 @@ def test_error_pruned_and_incomplete_statuses(tmp_path, capsys):
                                         "2048": "pruned", "4096": "incomplete"}
     assert rows.loc["512", "error"] == message  # in full
     assert rows.loc["1024", "error"] == "RuntimeError: CUDA out of memory"
+    assert rows["in_table"].to_dict() == {"256": True, "2048": True, "512": False,
+                                          "1024": False, "4096": False}
+    # the table: the completed and the pruned run; the rest listed under it, one line each
+    assert "3 runs in 2 rows" not in out and "2 runs in 2 rows" in out
+    assert "not in the table: 2 error, 1 incomplete" in out
     line = next(line for line in out.splitlines() if "ConfigError" in line)
-    shown = line[line.index("error: ConfigError"):].rstrip()
-    assert shown.endswith("…") and len(shown) <= 61  # cut in the printed table
-    assert message not in out
-    assert "error: RuntimeError: CUDA out of memory" in out
+    assert line.lstrip().startswith("#2 error  1: ConfigError") and line.endswith("…")
+    assert len(line) <= 120 and message not in out
+    assert "#3 error  2: RuntimeError: CUDA out of memory" in out
+    assert "#4 incomplete  4: no metrics.json: killed, or still running" in out
     assert not rows.loc[["512", "1024", "2048", "4096"], "pareto"].any()
     saved = pd.read_csv(tmp_path / "compare.csv")
     assert message in saved["error"].tolist()
+    assert message in (tmp_path / "compare.md").read_text()  # listed whole there
 
 
 def test_pareto_mask_keeps_non_dominated_points():
@@ -363,7 +371,7 @@ def test_runs_without_a_target_get_a_hint_to_set_one(tmp_path, capsys):
     write_run(tmp_path / "runs" / "a", {"loader.kind": "baseline"})  # made without a target
     write_run(tmp_path / "runs" / "b", {"loader.kind": "fast"}, target=0.2)
     _, out = run_compare(tmp_path / "runs", "--out", tmp_path / "out", capsys=capsys)
-    assert "--target VALUE times every run on one target" in out
+    assert "--target VALUE times every run on one target" in " ".join(out.split())  # wrapped
     table, out = run_compare(tmp_path / "runs", "--out", tmp_path / "out", "--target", "0.2",
                              capsys=capsys)
     assert "--target VALUE times" not in out and table["time_to_target_s"].notna().all()

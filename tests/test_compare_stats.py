@@ -47,7 +47,8 @@ def test_copy_gain_and_loss_against_the_baseline(tmp_path, capsys):
     table, out = rows(tmp_path, [("base", 0.001, BASE, "same"),
                                  ("copy", 0.002, BASE, "same"),
                                  ("gain", 0.003, noisy(0.05, 1), "same"),
-                                 ("loss", 0.004, noisy(-0.05, 2), "same")], capsys=capsys)
+                                 ("loss", 0.004, noisy(-0.05, 2), "same")], "--width", "400",
+                      capsys=capsys)
     assert table.loc["copy", "sig"] == "=" and table.loc["copy", "p_holm"] == 1.0
     assert table.loc["copy", "rel_diff"] == 0.0
     assert table.loc["gain", "sig"] == "▲" and table.loc["gain", "p_holm"] < 0.05
@@ -130,7 +131,8 @@ def test_mlperf_score_from_five_reached_runs(tmp_path, capsys, repeats):
     for seed, wall in enumerate(reach):
         write_run(tmp_path / "sweep" / str(seed), {"trainer.seed": seed},
                   curve=[(wall / 2, 0.1), (wall, 0.25)], target=0.2)
-    table, out = run_compare(tmp_path / "sweep", "--out", tmp_path / "out", capsys=capsys)
+    table, out = run_compare(tmp_path / "sweep", "--out", tmp_path / "out", "--width", "400",
+                             capsys=capsys)
     score = table["time_to_target_mlperf_s"].iloc[0]
     header = next(line for line in out.splitlines() if "samples/s" in line)
     if repeats == 5:

@@ -123,5 +123,4 @@ def test_heartbeat_settings_are_checked(interval, grace):
     from graphrec.sweeping.sweeper import GraphrecSweeperImpl
 
     with pytest.raises(ValueError, match="heartbeat_interval"):
-        GraphrecSweeperImpl({}, "maximize", None, "s", 1, 1, 0.5, None, None, {},
-                            heartbeat_interval=interval, grace_period=grace)
+        GraphrecSweeperImpl(study_name="s", heartbeat_interval=interval, grace_period=grace)

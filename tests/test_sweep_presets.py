@@ -29,8 +29,7 @@ def compose_preset(name: str, *overrides: str):
 
 def row_jobs(cfg, repeats=None) -> list:
     sweeper = cfg.hydra.sweeper
-    impl = GraphrecSweeperImpl({}, "maximize", None, "s", 1, 1, 0.5, None, None,
-                               OmegaConf.to_container(sweeper.rows),
+    impl = GraphrecSweeperImpl(study_name="s", rows=OmegaConf.to_container(sweeper.rows),
                                repeats=repeats or sweeper.repeats)
     impl.config = cfg
     return impl._row_overrides({}, [])

@@ -9,8 +9,7 @@ from graphrec.sweeping.sweeper import GraphrecSweeperImpl
 
 
 def row_jobs(rows: dict, repeats: int, seed: int = 5, fixed=None) -> list:
-    impl = GraphrecSweeperImpl({}, "maximize", None, "s", 1, 1, 0.5, None, None, rows,
-                               repeats=repeats)
+    impl = GraphrecSweeperImpl(study_name="s", rows=rows, repeats=repeats)
     impl.config = OmegaConf.create({"trainer": {"seed": seed}})
     return impl._row_overrides(dict(fixed or {}), [])
 

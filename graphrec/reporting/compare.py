@@ -2,8 +2,13 @@
 
 Reads every run folder under PATHS (default ``outputs/`` and ``multirun/``) and prints one
 table per (model.name, data.name) pair (``--all``: one table of every run). Rows are runs, and
-runs whose configs differ only by ``trainer.seed`` (or a sweep row's label) share a row:
-``n`` runs, each value the mean ± the 95 % Student-t half-width over them (:mod:`.stats`).
+completed runs whose configs differ only by ``trainer.seed`` (or a sweep row's label) share a
+row: ``n`` runs, each value the mean ± the 95 % Student-t half-width over them
+(:mod:`.stats`); any other tabled run is a row of its own. Runs with nothing to compare
+(:data:`ASIDE`: error, incomplete, interrupted) are listed under their table (``--errors``:
+all of them), and keys that change nothing a run computes (:data:`UNSEEN`) are never columns.
+The printed table fits ``--width`` (the terminal's, else 120: :func:`~.terminal.fit`); the
+Markdown has every column, the CSV every number.
 Columns: samples/s and its speed-up over a baseline row, time to target and its speed-up
 (and MLPerf's score when a row has >= 5 runs that reached it), Recall@K, NDCG@K, epoch s,
 each row against the baseline user by user (``--test-metric`` on ``--split``/``--list``:
@@ -27,25 +32,34 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..errors import UsageError
 from . import significance, stats
 from .plot import curves_plot, pareto_plot
 from .runs import RUN_CONFIG, find_runs, load_run, time_to_target, val_curve
-from .table import format_table, print_table, row_name, to_markdown
+from .table import aside_lines, format_table, row_name, to_markdown
+from .terminal import fit, say, screen_width
 
 DEFAULT_PATHS = ("outputs", "multirun")
 NOT_GROUPED = ("trainer.seed", "sweep.label")  # runs differing only here are repeats
 GROUP_BY = ("model.name", "data.name")         # one table each: other pairs are not comparable
 
 
-# Keys that change how a run is watched or shown, not what it computes: never a column, and
-# runs differing only there are repeats.
-UNSEEN = ("logger.", "trainer.progress", "trainer.log_every")
+# Keys that change how a run is watched, logged, checkpointed, resumed or fails on purpose
+# (failure injection), or where its files go, but not what it computes: never a column, and
+# runs differing only there are repeats. (data.path is not one: two files may share a
+# data.name.) Prefixes: trainer.progress covers progress_every_s too.
+UNSEEN = ("logger.", "trainer.progress", "trainer.log_every", "trainer.fail_kind",
+          "trainer.fail_after_steps", "trainer.resume", "trainer.threads",
+          "trainer.checkpoint_every", "trainer.eval_chunk_users", "data.cache_dir",
+          "sweep.objective", "hydra.")
+# Runs with nothing to compare (bad input, killed or still running, interrupted): listed
+# under their table, not rows of it; compare.csv keeps them (in_table false).
+ASIDE = ("error", "incomplete", "interrupted")
 
 
 def differing_keys(runs) -> list:
@@ -88,19 +102,33 @@ def group_runs(runs, pooled: bool = False) -> dict:
     return groups
 
 
-def build_table(runs, k: int = 20, metric=None, target=None, start: int = 0,
-                root=None) -> tuple:
-    """One row per set of repeats, numbered from ``start``; returns (numeric table, the
-    differing config keys, each row's runs). ``metric``/``target``: see
-    :func:`~.runs.time_to_target`; ``root``: run folders are named relative to it."""
-    keys = differing_keys(runs)
-    grouped = [c for c in keys if c not in NOT_GROUPED]
-    root = root or os.path.commonpath([str(r.path.parent) for r in runs])
+def row_sets(runs, grouped: list) -> list:
+    """The runs of each row: completed runs with equal ``grouped`` keys share one (repeats);
+    every other run is a row of its own, those of :data:`ASIDE` last. A run that diverged,
+    ran out of memory or was pruned is no repeat of a completed run with its config."""
     sets: dict = {}
     for run in runs:
-        sets.setdefault(tuple(repr(run.config.get(c)) for c in grouped), []).append(run)
+        if run.status in ASIDE:
+            continue
+        config = tuple(repr(run.config.get(c)) for c in grouped)
+        key = ("completed", config) if run.status == "completed" else ("run", str(run.path))
+        sets.setdefault(key, []).append(run)
+    return list(sets.values()) + [[run] for run in runs if run.status in ASIDE]
+
+
+def build_table(runs, k: int = 20, metric=None, target=None, start: int = 0,
+                root=None) -> tuple:
+    """One row per set of repeats (:func:`row_sets`), numbered from ``start``; returns
+    (numeric table, the differing config keys, each row's runs). Rows of :data:`ASIDE` runs
+    come last with ``in_table`` false. ``metric``/``target``: see
+    :func:`~.runs.time_to_target`; ``root``: run folders are named relative to it."""
+    tabled = [run for run in runs if run.status not in ASIDE]
+    keys = differing_keys(tabled or runs)  # a stray folder's config adds no column
+    grouped = [c for c in keys if c not in NOT_GROUPED]
+    root = root or os.path.commonpath([str(r.path.parent) for r in runs])
+    sets = row_sets(runs, grouped)
     rows = []
-    for members in sets.values():
+    for members in sets:
         row = {"run": " ".join(os.path.relpath(m.path, root) for m in members)}
         for key in keys:
             values = list(dict.fromkeys(str(m.config.get(key)) for m in members))
@@ -116,14 +144,13 @@ def build_table(runs, k: int = 20, metric=None, target=None, start: int = 0,
         row["time_to_target_mlperf_s"] = stats.mlperf_score(times)
         row["target_reached"] = len(times)
         row["target_runs"] = sum(reached is not None for reached, _ in outcomes)
-        counts = Counter(m.status for m in members)
-        row["status"] = (members[0].status if len(counts) == 1
-                         else ", ".join(f"{n} {s}" for s, n in counts.items()))
+        row["status"] = members[0].status  # one status per row (row_sets)
         row["error"] = " | ".join(dict.fromkeys(m.error for m in members if m.error))
+        row["in_table"] = members[0].status not in ASIDE
         rows.append(row)
     table = pd.DataFrame(rows, index=range(start, start + len(rows)))
     table["pareto"] = pareto_mask(table["samples_per_s"], table[f"recall@{k}"])
-    return table, keys, list(sets.values())
+    return table, keys, sets
 
 
 def pick_baseline(table: pd.DataFrame, spec: str):
@@ -189,6 +216,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "instead of one per (model, data)")
     parser.add_argument("--out", help="folder for compare.csv/.md/.png and curves.png "
                         "(default: the one folder named, else compare/)")
+    parser.add_argument("--errors", action="store_true", help="list every run left out of "
+                        "the tables (error, incomplete, interrupted), not just the first few")
+    parser.add_argument("--width", type=int, help="characters a printed table may take "
+                        "(default: the terminal's, else 120); columns left out to fit are "
+                        "named, and in compare.md and compare.csv")
     significance.add_arguments(parser)
     parser.add_argument("--suggest-target", action="store_true", help="suggest a quality "
                         "target from the reference row's >= 3 seeds (--baseline picks the row "
@@ -212,10 +244,11 @@ def main(argv=None) -> pd.DataFrame:
         args.split = args.split or ("test" if args.table else "val")
         return (targets if args.suggest_target else paper_table).main(args, paths)
     args.split = args.split or "val"
+    width = screen_width(args.width)
     runs = [load_run(path, args.k, args.split) for path in find_runs(paths)]
     if not runs:
-        raise SystemExit(f"no runs (folders with {RUN_CONFIG}) under "
-                         f"{' '.join(args.paths or DEFAULT_PATHS)}")
+        raise UsageError(f"no runs (folders with {RUN_CONFIG}) under "
+                         f"{' '.join(args.paths or DEFAULT_PATHS)}: pass run or sweep folders")
     metric = args.metric or f"recall@{args.k}"
     target_text, line = describe_target(runs, metric, args.target)
     plot_metric = line[0] if line and not args.metric else metric
@@ -235,13 +268,16 @@ def main(argv=None) -> pd.DataFrame:
         table.insert(0, "group", title)
         tables.append(table)
         bases.append(base)
-        shown.append(significance.show(format_table(table, keys, args.k, args.split), table,
-                                       base, heading))
+        listed = table[table["in_table"]]
+        shown.append((significance.show(format_table(listed, keys, args.k, args.split),
+                                        listed, base, heading), keys))
         for row, repeats in zip(table.index, row_runs):
-            curves[row] = [c for r in repeats if (c := val_curve(r, plot_metric)) is not None]
+            if table.loc[row, "in_table"]:
+                curves[row] = [c for r in repeats if (c := val_curve(r, plot_metric))
+                               is not None]
     if args.baseline not in ("first", "slowest") and not any(
             pick_baseline(t, args.baseline) is not None for t in tables):
-        raise SystemExit(f"--baseline {args.baseline!r} matches no completed row (use first, "
+        raise UsageError(f"--baseline {args.baseline!r} matches no completed row (use first, "
                          "slowest, a row number, or a run folder or row label from the table)")
     one_folder = len(args.paths) == 1 and Path(args.paths[0]).is_dir()
     out = Path(args.out or (args.paths[0] if one_folder else "compare"))
@@ -251,25 +287,37 @@ def main(argv=None) -> pd.DataFrame:
     titles = [t["group"].iloc[0] for t in tables]
     (out / "compare.md").write_text("\n".join(
         f"## {title}\n\n{to_markdown(s)}" + "".join(f"\n{note}\n" for note in n)
-        for title, s, n in zip(titles, shown, notes)))
+        + "".join(f"\n{line}\n" for line in aside_lines(t, True, None))
+        for title, (s, _), n, t in zip(titles, shown, notes, tables)))
     recall = f"recall@{args.k}"
     pareto_plot(list(zip(titles, tables, bases)), recall, out / "compare.png",
                 ylabel=f"{args.split} Recall@{args.k}")
     curves_plot(list(zip(titles, tables)), curves, out / "curves.png", ylabel=f"val {plot_metric}",
                 target=line[1] if line and line[0] == plot_metric else None)
-    for title, table, base, s, n in zip(titles, tables, bases, shown, notes):
+    for title, table, base, (s, keys), n in zip(titles, tables, bases, shown, notes):
         speed = (f"speed-up over row {base} ({row_name(table, base)})" if base is not None
                  else "no completed run has a throughput: no speed-ups")
-        runs_count = int(table["n"].sum())
-        print(f"\n== {title}: {runs_count} run{'s' * (runs_count != 1)} in {len(table)} "
-              f"row{'s' * (len(table) != 1)} | {speed}")
-        print_table(s)
-        print("".join(f"  {note}\n" for note in n), end="")
-    print(f"\ntime to target: {target_text} | ± 95 % CI (t) over a row's repeats | * = Pareto "
-          f"front | written: {out}/compare.csv, compare.md, compare.png, curves.png")
-    print(significance.footer(test_metric, args.split, args.list, args.test, args.alpha))
-    if args.target is None and full["time_to_target_s"].isna().any() \
-            and full["time_to_target_s"].notna().any():
-        print("some rows have no time to target (not reached, no target set, or another one): "
-              "--target VALUE times every run on one target from its epochs.csv")
+        listed = table[table["in_table"]]
+        runs_count = int(listed["n"].sum())
+        if listed.empty:
+            print(f"\n== {title}: no run to tabulate")
+        else:
+            print(f"\n== {title}: {runs_count} run{'s' * (runs_count != 1)} in {len(listed)} "
+                  f"row{'s' * (len(listed) != 1)} | {speed}")
+            lines, dropped = fit(s, keys, width)
+            print("\n".join(lines))
+            if dropped:
+                say(f"not shown, to fit {width} characters (all in compare.md and "
+                    f"compare.csv; --width N): {', '.join(dropped)}", width, "  ")
+            for note in n:
+                say(note, width, "  ")
+        print("".join(f"  {line}\n" for line in aside_lines(table, args.errors, width)), end="")
+    print()
+    say(f"time to target: {target_text} | ± 95 % CI (t) over a row's repeats | * = Pareto "
+        f"front | written: {out}/compare.csv, compare.md, compare.png, curves.png", width)
+    say(significance.footer(test_metric, args.split, args.list, args.test, args.alpha), width)
+    timed = full[full["in_table"]]["time_to_target_s"]
+    if args.target is None and timed.isna().any() and timed.notna().any():
+        say("some rows have no time to target (not reached, no target set, or another one): "
+            "--target VALUE times every run on one target from its epochs.csv", width)
     return full

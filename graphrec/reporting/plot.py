@@ -28,14 +28,16 @@ def _panels(count: int, width: float = 7, height: float = 5):
 
 def pareto_plot(panels: list, recall: str, path: Path, ylabel: str = "") -> None:
     """``panels``: (title, table, baseline row or None) per table; a table is compare's numeric
-    table (index = row number, columns samples_per_s, ``recall``, their ``_std``, pareto)."""
+    table (index = row number, columns samples_per_s, ``recall``, their ``_ci``, pareto).
+    Error bars are the 95 % Student-t interval of the mean over a row's seeds, the table's ±
+    (none for a single run)."""
     fig, axes = _panels(len(panels))
     for ax, (title, table, baseline) in zip(axes, panels):
         done = table[np.isfinite(table["samples_per_s"]) & np.isfinite(table[recall])]
         ax.errorbar(done["samples_per_s"], done[recall],
-                    xerr=done["samples_per_s_std"].fillna(0),
-                    yerr=done[f"{recall}_std"].fillna(0), fmt="o", color="tab:blue", alpha=0.7,
-                    label="runs (mean ± std over seeds)")
+                    xerr=done["samples_per_s_ci"].fillna(0),
+                    yerr=done[f"{recall}_ci"].fillna(0), fmt="o", color="tab:blue", alpha=0.7,
+                    label="runs: mean, bars 95 % t interval over seeds")
         front = done[done["pareto"]].sort_values("samples_per_s")
         ax.plot(front["samples_per_s"], front[recall], "*-", color="tab:red", markersize=12,
                 label="Pareto front")

@@ -61,6 +61,10 @@ def row_values(runs, metric: str, split: str, list_: str) -> tuple:
     return stats.user_means(series), prints.pop(), ""
 
 
+def done_any(runs) -> bool:
+    return any(r.status == "completed" for r in runs)
+
+
 def add_tests(table: pd.DataFrame, row_runs, base: Optional[int], metric: str, split: str,
               list_: str = "all", test: str = "wilcoxon", alpha: float = stats.ALPHA) -> List[str]:
     """Fill :data:`COLUMNS` in ``table`` (rows in ``row_runs``' order); returns footer notes
@@ -80,7 +84,8 @@ def add_tests(table: pd.DataFrame, row_runs, base: Optional[int], metric: str, s
         if row == base:
             continue
         if values is None:
-            notes.append(f"row {row}: {why}: not paired")
+            if done_any(row_runs[rows.index(row)]):  # else its status says why
+                notes.append(f"row {row}: {why}: not paired")
         elif fingerprint != base_print:
             notes.append(f"row {row}: other held-out data (fingerprint differs): not paired")
         else:

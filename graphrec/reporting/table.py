@@ -1,4 +1,5 @@
-"""Text forms of compare's numeric table: the printed/Markdown table, short cells."""
+"""Text forms of compare's numeric table: its cells, the Markdown table (every column) and the
+runs listed under a table. The printed table, fitted to a width: :mod:`.terminal`."""
 from __future__ import annotations
 
 import math
@@ -8,6 +9,8 @@ import pandas as pd
 
 RUN_WIDTH = 28      # the run column lists folders: keep it from dominating the line
 STATUS_WIDTH = 60   # error messages are cut here in print and Markdown (full in compare.csv)
+WIDTH = 120         # a printed table fits this many characters unless told otherwise
+LISTED = 3          # runs left out of a table listed under it (--errors: all)
 
 
 def _fmt(mean: float, half: float, spec: str) -> str:
@@ -17,7 +20,7 @@ def _fmt(mean: float, half: float, spec: str) -> str:
     return format(mean, spec) + (f" ± {format(half, spec)}" if math.isfinite(half) else "")
 
 
-def _cut(text: str, width: int, left: bool = False) -> str:
+def cut(text: str, width: int, left: bool = False) -> str:
     if len(text) <= width:
         return text
     return "…" + text[-(width - 1):] if left else text[:width - 1] + "…"
@@ -29,7 +32,7 @@ def short_run(run: str) -> str:
     text = ",".join(names)
     if len(text) > RUN_WIDTH and len(names) > 1:
         text = f"{names[0]} +{len(names) - 1}"
-    return _cut(text, RUN_WIDTH, left=True)  # the end of a path names the trial
+    return cut(text, RUN_WIDTH, left=True)  # the end of a path names the trial
 
 
 def _seconds(value: float) -> str:
@@ -48,7 +51,7 @@ def target_cell(mean: float, half: float, reached: int, runs: int) -> str:
 
 def status_cell(status: str, error: str) -> str:
     text = f"{status}: {error}" if error and status != "completed" else status
-    return _cut(text, STATUS_WIDTH)
+    return cut(text, STATUS_WIDTH)
 
 
 def row_name(table: pd.DataFrame, row: int) -> str:
@@ -97,9 +100,24 @@ def to_markdown(shown: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def print_table(shown: pd.DataFrame) -> None:
-    status = shown["status"].astype(str)
-    shown = shown.assign(status=status.str.ljust(status.str.len().max()))  # left-aligned
-    with pd.option_context("display.max_columns", None, "display.width", None,
-                           "display.max_colwidth", STATUS_WIDTH + 4):
-        print(shown.to_string())
+WHY = {"incomplete": "no metrics.json: killed, or still running",
+       "interrupted": "stopped early, resumable: python train.py trainer.resume=<its folder>"}
+
+
+def aside_lines(table: pd.DataFrame, every: bool, width=WIDTH) -> list:
+    """The runs left out of a table (``in_table`` false), one line each: the first
+    :data:`LISTED` unless ``every``; ``width`` None: lines uncut."""
+    aside = table[~table["in_table"].astype(bool)]
+    if aside.empty:
+        return []
+    counts = aside["status"].value_counts(sort=False)
+    head = "not in the table: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+    if not every and len(aside) > LISTED:
+        head += f" (the first {LISTED} below; --errors lists all {len(aside)})"
+        aside = aside.head(LISTED)
+    lines = [head]
+    for row, item in aside.iterrows():
+        why = str(item["error"] or "") or WHY.get(item["status"], "")
+        text = f"  #{row} {item['status']}  {item['run']}: {why}"
+        lines.append(text if width is None else cut(text, width - 2))
+    return lines

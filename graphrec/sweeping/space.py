@@ -25,6 +25,8 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import (BaseDistribution, CategoricalDistribution,
                                   FloatDistribution, IntDistribution)
 
+from ..errors import ConfigError
+
 _MISSING = object()
 
 
@@ -53,8 +55,8 @@ class SearchSpace:
             if key not in self.space:
                 continue
             if not isinstance(when, Mapping) or not when:
-                raise ValueError(f"hydra.sweeper.conditions.{key}: expected a mapping "
-                                 "{other_key: [values]}, e.g. {loader: [workers]}")
+                raise ConfigError(f"hydra.sweeper.conditions.{key}: expected a mapping "
+                                  "{other_key: [values]}, e.g. {loader: [workers]}")
             self.conditions[key] = {
                 other: [str(v) for v in (values if isinstance(values, (list, tuple))
                                           else [values])]
@@ -63,12 +65,12 @@ class SearchSpace:
         for key, when in self.conditions.items():
             for other in when:
                 if other == key:
-                    raise ValueError(f"hydra.sweeper.conditions.{key} names {key} itself")
+                    raise ConfigError(f"hydra.sweeper.conditions.{key} names {key} itself")
                 if other in self.space or other in self.fixed:
                     continue
                 value = _composed(config, other)
                 if value is _MISSING:
-                    raise ValueError(
+                    raise ConfigError(
                         f"hydra.sweeper.conditions.{key} depends on {other}, which is neither "
                         "searched, fixed, nor a key or config group of the composed config")
                 self.defaults[other] = value
@@ -83,9 +85,9 @@ class SearchSpace:
             ready = [k for k in pending
                      if all(o not in self.conditions or o in order for o in self.conditions[k])]
             if not ready:
-                raise ValueError("hydra.sweeper.conditions form a cycle: "
-                                 + ", ".join(f"{k} <- {sorted(self.conditions[k])}"
-                                             for k in pending))
+                raise ConfigError("hydra.sweeper.conditions form a cycle: "
+                                  + ", ".join(f"{k} <- {sorted(self.conditions[k])}"
+                                              for k in pending))
             order += ready
             pending = [k for k in pending if k not in ready]
         return order

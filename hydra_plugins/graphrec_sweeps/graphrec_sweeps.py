@@ -7,15 +7,13 @@ app of the environment, so it registers nothing by itself: the ``sweeps`` group,
 app composing is graphrec's (its primary config folder is ``conf/`` of this checkout)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, List
 
 from hydra.core.config_search_path import ConfigSearchPath
 from hydra.core.config_store import ConfigStore
 from hydra.plugins.search_path_plugin import SearchPathPlugin
 from hydra.plugins.sweeper import Sweeper
-from hydra_plugins.hydra_optuna_sweeper.config import OptunaSweeperConf
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -33,6 +31,7 @@ class GraphrecSearchPath(SearchPathPlugin):
         if any(Path(e.path.removeprefix("file://")).resolve() == conf
                for e in search_path.get_path()):
             from graphrec.sweeping import resolvers
+            from graphrec.sweeping.options import GraphrecSweeperConf
 
             resolvers.register()  # ${sweep_directions:...}, ${choice_upto_cores:...}
             ConfigStore.instance().store(group="hydra/sweeper", name="graphrec",
@@ -50,48 +49,22 @@ def store_sweeps(folder: Path) -> None:
                                      node=OmegaConf.load(path), package="_global_")
 
 
-@dataclass
-class GraphrecSweeperConf(OptunaSweeperConf):
-    _target_: str = "hydra_plugins.graphrec_sweeps.graphrec_sweeps.GraphrecSweeper"
-    # Ordered rows of overrides run instead of sampled trials; each row adds to the previous.
-    rows: Dict[str, List[str]] = field(default_factory=dict)
-    # Runs of each listed row (rows only): repeat i sets trainer.seed = the row's seed + i;
-    # a row's repeats run together (row-major), under the row's label.
-    repeats: int = 1
-    # An optuna.pruners.* config (_target_ and its arguments), or null for none. It stops
-    # trials of single-objective studies from the validations they report.
-    pruner: Any = None
-    # Searched keys searched only when other keys take given values, e.g.
-    # {loader.num_workers: {loader: [workers]}}: other trials run with the config's value.
-    conditions: Optional[Dict[str, Dict[str, List[Any]]]] = field(default_factory=dict)
-    # Optuna's heartbeat (RDB storages): each running trial's sweep process writes a
-    # timestamp every heartbeat_interval s; a RUNNING trial whose last one is older than
-    # grace_period s is failed (its process was killed) when a sweep starts on the study and
-    # before each of its batches. null interval: no heartbeat; null grace: twice the interval.
-    heartbeat_interval: Optional[int] = 60
-    grace_period: Optional[int] = 180
-
-
 class GraphrecSweeper(Sweeper):
-    """hydra-optuna-sweeper's options plus ``rows``, ``repeats``, ``pruner``, ``conditions``,
-    ``heartbeat_interval`` and ``grace_period``; see graphrec/sweeping/sweeper.py."""
+    """graphrec's sweeper (graphrec/sweeping/sweeper.py), its options declared once in
+    graphrec/sweeping/options.py. This class only defers importing it (and Optuna) until a
+    sweep starts, and says graphrec's errors in one line (exit code 2)."""
 
-    def __init__(self, sampler: Any, direction: Any, storage: Any, study_name: Optional[str],
-                 n_trials: int, n_jobs: int, max_failure_rate: float,
-                 custom_search_space: Optional[str], params: Any, rows: Any = None,
-                 pruner: Any = None, conditions: Any = None,
-                 heartbeat_interval: Optional[int] = 60,
-                 grace_period: Optional[int] = 180, repeats: int = 1) -> None:
-        from graphrec.sweeping.sweeper import GraphrecSweeperImpl
+    def __init__(self, **options: Any) -> None:
+        from graphrec.sweeping.sweeper import GraphrecSweeperImpl, one_line_errors
 
-        self.sweeper = GraphrecSweeperImpl(sampler, direction, storage, study_name, n_trials,
-                                           n_jobs, max_failure_rate, custom_search_space,
-                                           params, rows, pruner, conditions,
-                                           heartbeat_interval, grace_period, repeats)
+        self.one_line_errors = one_line_errors
+        with one_line_errors():
+            self.sweeper = GraphrecSweeperImpl(**options)
 
     def setup(self, *, hydra_context, task_function, config) -> None:
         self.sweeper.setup(hydra_context=hydra_context, task_function=task_function,
                            config=config)
 
     def sweep(self, arguments: List[str]) -> None:
-        return self.sweeper.sweep(arguments)
+        with self.one_line_errors():
+            return self.sweeper.sweep(arguments)
