@@ -2,9 +2,9 @@
 PYTHON ?= python
 
 # The tests compose every launcher preset, share a study through PostgreSQL, read TensorBoard
-# event files and open optuna-dashboard in a browser, so install every extra; each pin stays
-# in one place, its extra in setup.cfg.
-EXTRAS ?= dev,joblib,slurm,postgres,tensorboard,dashboard
+# event files, open optuna-dashboard in a browser and serve a model over HTTP, so install
+# every extra; each pin stays in one place, its extra in setup.cfg.
+EXTRAS ?= dev,joblib,slurm,postgres,tensorboard,dashboard,serve
 
 .PHONY: install run test bench
 

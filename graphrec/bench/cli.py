@@ -6,11 +6,12 @@ import argparse
 import logging
 import sys
 
-from . import accuracy, evaluation, recbole, sampler, scale, target, train
-from .harness import OUT, Harness, UserError
+from ..errors import GraphrecError, report
+from . import accuracy, evaluation, recbole, sampler, scale, serve, target, train
+from .harness import OUT, Harness
 
 MODES = {"train": train, "sampler": sampler, "accuracy": accuracy, "eval": evaluation,
-         "target": target, "scale": scale, "recbole": recbole}
+         "target": target, "scale": scale, "recbole": recbole, "serve": serve}
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -62,11 +63,10 @@ def main(argv=None) -> list:
     if args.mode == "scale-child":
         scale.child(args)
         return []
-    h = Harness(args, args.mode)
-    try:
+    try:  # main returns the rows (tests read them), so a user error ends here, as exit 2
+        h = Harness(args, args.mode)
         MODES[args.mode].run(h)
-    except UserError as exc:
-        print(exc, file=sys.stderr)
-        raise SystemExit(2)
+    except GraphrecError as exc:
+        raise SystemExit(report(exc))
     h.report()
     return h.rows

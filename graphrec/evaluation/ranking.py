@@ -20,7 +20,8 @@ from typing import Callable, Dict, Optional, Sequence
 import numpy as np
 import torch
 
-from .metrics import NEG, order_top, stable_top, topk_metrics
+from ..errors import ConfigError
+from .metrics import NEG, order_top, stable_top, topk_metrics, topk_stable
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,26 @@ def _csr_pairs(indptr, indices, users: np.ndarray):
     rows = np.repeat(np.arange(len(users)), counts)
     starts = np.cumsum(counts) - counts
     return rows, indices[lo[rows] + np.arange(len(rows)) - starts[rows]]
+
+
+def mask_pairs(s: torch.Tensor, indptr, indices, users: np.ndarray) -> torch.Tensor:
+    """``s[row, item] = -inf`` in place for every stored pair of ``users`` (row ``r`` of ``s``
+    is ``users[r]``): how ranking takes a user's known items out."""
+    rows, cols = _csr_pairs(indptr, indices, users)
+    device = s.device
+    s.index_put_((torch.from_numpy(rows).to(device), torch.from_numpy(cols).to(device)),
+                 torch.tensor(NEG, device=device))
+    return s
+
+
+def top_items(s: torch.Tensor, k: int, cols: Optional[torch.Tensor] = None):
+    """(ids, values) of each row's ``k`` best among the columns ``cols`` (ascending ids;
+    None: all), by the rule evaluation ranks with: by value, ties to the lower id, NaN last
+    (as -inf, its value kept), masked items (-inf) after every scored one."""
+    src = s if cols is None else s.index_select(1, cols)
+    top = topk_stable(src, k)
+    vals = src.gather(1, top)
+    return (top if cols is None else cols[top]), vals
 
 
 class _Scores:
@@ -155,6 +176,7 @@ class _Ranker:
         parts = {p for iset in sets.values() if iset.parts for p in iset.parts}
         self.parts = sorted(parts, key=lambda p: not sets[p].few)  # copies first, for reuse
         self.nan_seen = False
+        self.tops = None  # {set: the last block's lists}, when evaluate keeps them
 
     def _tensor(self, a: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(a).to(self.device)
@@ -176,9 +198,7 @@ class _Ranker:
         if s._base is not None:  # a view of someone's tensor: never write into it
             s = s.clone()
         for indptr, indices in self.masked:  # training items, and val items under train_val
-            rows, cols = _csr_pairs(indptr, indices, users)
-            s.index_put_((self._tensor(rows), self._tensor(cols)),
-                         torch.tensor(NEG, device=self.device))
+            mask_pairs(s, indptr, indices, users)
         sc, copies = _Scores(s), {}
         rows, cols = _csr_pairs(*self.heldout, users)
         keys = self._tensor(np.sort(rows * n_items + cols))
@@ -197,6 +217,8 @@ class _Ranker:
             if (iset.parts or name in whole) and rows is not None:
                 vals, ids = vals[rows], ids[rows]
             top = iset.settle(sc, vals, ids, rows, min(self.kmax, iset.size))
+            if self.tops is not None:
+                self.tops[name] = top
             hits = _hits(keys, self._tensor(keep[name]), top, n_items)
             if not iset.all:  # a fully tied row may list items outside the set, at -inf
                 hits &= iset.mask[top]
@@ -218,7 +240,8 @@ def evaluate(score: Callable[[torch.Tensor], torch.Tensor], data, split: str,
              ks: Sequence[int] = (10, 20), device=torch.device("cpu"),
              chunk_users: int = 2048, item_sets: Optional[Dict[str, np.ndarray]] = None,
              exclude: str = "train",
-             per_user: Optional[dict] = None) -> Dict[str, Dict[str, float]]:
+             per_user: Optional[dict] = None,
+             lists: Optional[dict] = None) -> Dict[str, Dict[str, float]]:
     """Metrics averaged over users with held-out items, one dict per item set.
 
     ``item_sets`` maps a suffix to a bool mask over items: the ranking is restricted to
@@ -235,6 +258,8 @@ def evaluate(score: Callable[[torch.Tensor], torch.Tensor], data, split: str,
     here is ``n_users x n_items``.
     ``per_user``, when a dict, is filled with each set's per-user values (the ones averaged):
     ``{suffix: {"user": int64 ids, "recall@20": float32, ...}}``, users in ascending order.
+    ``lists``, when a dict, is filled with the lists scored: ``{suffix: {"user": int64 ids,
+    "items": int64 [users, max(ks)]}}`` (past a user's ranked items, -inf ones in id order).
     """
     if item_sets is None:
         item_sets = {"": np.ones(data.n_items, dtype=bool)}
@@ -244,9 +269,12 @@ def evaluate(score: Callable[[torch.Tensor], torch.Tensor], data, split: str,
     masks = {n: np.asarray(m, dtype=bool) for n, m in item_sets.items()}
     sets = {n: _ItemSet(m, device) for n, m in masks.items() if m.any()}
     if exclude not in ("train", "train_val"):
-        raise ValueError(f"exclude must be train or train_val, not {exclude!r}")
+        raise ConfigError(f"evaluation.exclude={exclude!r} is invalid: allowed train_val|train")
     masked = [data.heldout("val")] if exclude == "train_val" and split == "test" else []
     ranker = _Ranker(data, split, sets, max(ks), device, masked)
+    if lists is not None:
+        ranker.tops = {}
+        kept_lists = {name: ([], []) for name in sets}
     indptr, indices = data.heldout(split)
     n_rel = _heldout_counts(indptr, indices, data.n_items, masks)
     cap = BLOCK_SCORES if torch.device(device).type == "cpu" else MAX_BLOCK_SCORES
@@ -263,6 +291,9 @@ def evaluate(score: Callable[[torch.Tensor], torch.Tensor], data, split: str,
             keep = {name: np.flatnonzero(n_rel[name][part] > 0) for name in sets}
             for name, h in ranker.hits(score, part, keep).items():
                 hits[name].append(h)
+                if lists is not None:
+                    kept_lists[name][0].append(part[keep[name]])
+                    kept_lists[name][1].append(ranker.tops[name].cpu().numpy())
         for name, h in hits.items():
             if not h:
                 continue
@@ -279,6 +310,10 @@ def evaluate(score: Callable[[torch.Tensor], torch.Tensor], data, split: str,
         for name, cols in kept.items():
             if cols:
                 per_user[name] = {k: np.concatenate(v) for k, v in cols.items()}
+    if lists is not None:
+        for name, (users, tops) in kept_lists.items():
+            if users:
+                lists[name] = {"user": np.concatenate(users), "items": np.concatenate(tops)}
     if ranker.nan_seen:
         log.warning("evaluate %s: scores hold NaN; they rank last, as -inf", split)
     return {name: {k: v / counts[name] for k, v in sums[name].items()}
