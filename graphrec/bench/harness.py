@@ -18,10 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
+from hydra.errors import HydraException
 from omegaconf import OmegaConf
 
 from .. import config as _config  # noqa: F401  (registers the schemas)
 from ..data import load_data
+from ..errors import ConfigError, one_line
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = Path("outputs") / "bench"  # under the working folder, git-ignored: never the sources
@@ -30,10 +32,6 @@ HEADER = ("| date | mode | configuration | result | vs first | runs | machine | 
 # --tiny: a dry run of the harness on small data, a few steps
 TINY = ["data=synthetic", "data.n_users=300", "data.n_items=160", "data.max_degree=80",
         "data.feat_dims=[16,8,8]", "sampling.num_neg=32"]
-
-
-class UserError(Exception):
-    """Input the user can fix: printed as one line, exit 2."""
 
 
 def add_configs(p, default, what="Hydra override strings on conf/config.yaml and --data; "
@@ -52,8 +50,17 @@ def add_rounds(p, what="alternations: every side once per round"):
 
 
 def compose_cfg(overrides):
-    with initialize_config_dir(config_dir=str(ROOT / "conf")):
-        return compose("config", overrides=list(overrides))
+    """A bench configuration, as train.py composes it; a bad override, or a ``???`` key left
+    unset (``--data clcrec`` without ``data.path``), is a ConfigError."""
+    try:
+        with initialize_config_dir(config_dir=str(ROOT / "conf")):
+            cfg = compose("config", overrides=list(overrides))
+    except HydraException as exc:  # Hydra's search path listing is no help here: cut it
+        why = one_line(str(exc).split("Config search path")[0])
+        raise ConfigError(f"the configuration {' '.join(overrides)!r} (from --configs, --data "
+                          f"and the mode's own keys) does not compose: {why}") from exc
+    _config.require_values(cfg)
+    return cfg
 
 
 def machine() -> str:
@@ -109,6 +116,7 @@ class Harness:
             self.base = device
         self._data = {}
         self.rows = []
+        self._values = {}
         self.load_before = load_avg()
 
     def cfg(self, config: str, extra=()):
@@ -128,12 +136,16 @@ class Harness:
         data = self._data[key]
         return data if heldout else without_heldout(data)
 
-    def record(self, config, result, ratio, runs, device, note=""):
+    def record(self, config, result, ratio, runs, device, note="", values=None):
+        """One result row; ``values`` (each round's figure) goes to bench.jsonl only, so an
+        interval over rounds can be computed later (the markdown table keeps its columns)."""
         row = dict(date=datetime.datetime.now().isoformat(timespec="minutes"), mode=self.mode,
                    configuration=config, result=result, ratio=ratio, runs=runs,
                    machine=machine(), device=device, torch=torch.__version__,
                    note=" ".join(x for x in (note, self.args.note) if x))
         self.rows.append(row)
+        if values is not None:
+            self._values[id(row)] = [float(v) for v in values]
 
     def out_dir(self) -> Path:
         out = Path(self.args.out)
@@ -160,5 +172,7 @@ class Harness:
                           + HEADER) if new else "")
                 fh.write(table)
         with open(self.out_dir() / "bench.jsonl", "a") as fh:
-            fh.writelines(json.dumps(r) + "\n" for r in self.rows)
+            fh.writelines(json.dumps({**r, **({"values": self._values[id(r)]}
+                                               if id(r) in self._values else {})}) + "\n"
+                          for r in self.rows)
 

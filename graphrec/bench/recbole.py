@@ -14,8 +14,9 @@ from pathlib import Path
 import torch
 
 from ..config import resolve_device
+from ..errors import UsageError
 from ..training import train
-from .harness import UserError, add_rounds, alternate, compose_cfg, device_name
+from .harness import add_rounds, alternate, compose_cfg, device_name
 
 HELP = "graphrec against RecBole 1.2.1 on ml-100k: BPR and LightGCN, samples/s"
 DEFAULT_CONFIGS = []
@@ -40,23 +41,23 @@ def run(h):
     rb = import_recbole()  # first: without RecBole this mode only says how to get it
     if rb is None or isinstance(rb, str):
         why = "is not installed" if rb is None else f"does not import ({rb})"
-        raise UserError(f"python -m graphrec.bench recbole: RecBole {why}. Install it with: "
-                        "pip install -e \".[recbole]\" (RecBole 1.2.1), then run this again.")
+        raise UsageError(f"python -m graphrec.bench recbole: RecBole {why}. Install it with: "
+                         "pip install -e \".[recbole]\" (RecBole 1.2.1), then run this again.")
     if not a.data_path:
-        raise UserError("python -m graphrec.bench recbole: --data-path is required "
-                        "(RecBole's atomic ml-100k folder, with ml-100k.inter)")
+        raise UsageError("python -m graphrec.bench recbole: --data-path is required "
+                         "(RecBole's atomic ml-100k folder, with ml-100k.inter)")
     folder = Path(a.data_path)
     folder = folder.parent if folder.is_file() else folder
     if not (folder / f"{folder.name}.inter").is_file():  # else RecBole would download
-        raise UserError(f"--data-path {a.data_path}: no {folder.name}.inter in {folder} "
-                        "(RecBole reads DATASET/DATASET.inter)")
+        raise UsageError(f"--data-path {a.data_path}: no {folder.name}.inter in {folder} "
+                         "(RecBole reads DATASET/DATASET.inter)")
     device = resolve_device(a.device)
     if a.threads > 0:  # both sides run in this process: one setting for both
         torch.set_num_threads(a.threads)
     models = [m for m in a.recbole_models.split(",") if m]
     unknown = sorted(set(models) - set(MODELS))
     if unknown:
-        raise UserError(f"--recbole-models: unknown {unknown}; allowed " + ",".join(MODELS))
+        raise UsageError(f"--recbole-models: unknown {unknown}; allowed " + ",".join(MODELS))
     sides = {}
     for m in models:
         cfg = compose_cfg([f"+experiment=recbole_{m}_ml100k", f"data.path={folder}",

@@ -42,4 +42,4 @@ def run(h):
         med = statistics.median(s for s, _ in v)
         epoch_s = v[-1][1] / max(med, 1e-9)
         h.record(c, f"{med:,.0f} samples/s ({epoch_s:,.1f} s/epoch)", f"{med / first:.2f}x",
-                 len(v), devices[0])
+                 len(v), devices[0], values=[s for s, _ in v])
