@@ -1,0 +1,127 @@
+"""Time to target from two measurements that do not share noise: the samples each seed of a
+row needs to reach the target (from its ``epochs.csv``: independent of machine load) and the
+row's samples/s (from ``python -m graphrec.bench train``, alternating rounds in one run).
+
+    python benchmarks/project_ttt.py --target 0.1907 --bench outputs/bench/bench.jsonl \\
+        --row original RUNS_A 1 --row fast_path RUNS_E 7 ...
+
+``--row NAME RUNS INDEX``: RUNS holds the row's seeds (one run folder each, trained with the
+row's maths on any loader that draws the same way); INDEX is the row's configuration in the
+bench run (1-based, in --configs order). The first row is the base of the speed-ups.
+
+Projected time to target = samples to target / samples/s (training only: the validations are
+left out, ~0.1 s each here against ~10 s an epoch). The speed-up's 95 % interval is on the
+log scale, from the seeds' spread of samples to target and the rounds' spread of samples/s
+(delta method, Welch-Satterthwaite degrees of freedom); rows that share their seeds with the
+base (the same maths) share that term, so only the samples/s spread is left.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from graphrec.reporting.stats import t_interval  # noqa: E402
+
+
+def seeds(folder: Path) -> list:
+    return sorted(p.parent for p in folder.glob("*/epochs.csv"))
+
+
+def to_target(run: Path, col: str, target: float) -> tuple:
+    """(samples to the first validation at or above target, or inf; peak; n_train)."""
+    df = pd.read_csv(run / "epochs.csv")
+    df = df[df[col].notna()] if col in df else df.iloc[0:0]
+    hit = df[df[col] >= target]
+    first_epoch = pd.read_csv(run / "epochs.csv").iloc[0]
+    n_train = float(first_epoch["samples"]) / (float(first_epoch["epoch"]) + 1)
+    peak = float(df[col].max()) if len(df) else math.nan
+    return (float(hit["samples"].iloc[0]) if len(hit) else math.inf), peak, n_train
+
+
+def bench_rows(path: Path) -> list:
+    """The rows of the last ``train`` bench run in bench.jsonl (those written together)."""
+    rows = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    rows = [r for r in rows if r.get("mode") == "train"]
+    last = rows[-1]["date"] if rows else None
+    return [r for r in rows if r["date"] == last]
+
+
+def log_stats(x) -> tuple:
+    """(mean of log x, variance of that mean, its degrees of freedom)."""
+    lx = np.log(np.asarray(x, float))
+    n = len(lx)
+    return lx.mean(), (lx.var(ddof=1) / n if n > 1 else math.nan), n - 1
+
+
+def speedup(base: dict, row: dict) -> tuple:
+    """(speed-up, low, high) of row's projected time against base's, 95 %."""
+    terms = [log_stats(base["speed"]), log_stats(row["speed"])]
+    if row["runs"] != base["runs"]:
+        terms += [log_stats(base["samples"]), log_stats(row["samples"])]
+    # time = samples / speed: log speed-up = (log S_b - log r_b) - (log S_r - log r_r)
+    est = (np.log(base["samples"]).mean() - np.log(base["speed"]).mean()
+           - np.log(row["samples"]).mean() + np.log(row["speed"]).mean())
+    terms = [t for t in terms if t[2] > 0]  # a figure from one run adds no spread it knows of
+    if not terms:
+        return math.exp(est), math.nan, math.nan
+    var = sum(v for _, v, _ in terms)
+    df = var ** 2 / sum(v ** 2 / d for _, v, d in terms)
+    half = stats.t.ppf(0.975, df) * math.sqrt(var)
+    return math.exp(est), math.exp(est - half), math.exp(est + half)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--target", type=float, required=True)
+    p.add_argument("--metric", default="recall@20", help="validation metric@K")
+    p.add_argument("--bench", type=Path, required=True, help="bench.jsonl of a train bench")
+    p.add_argument("--row", nargs=3, action="append", metavar=("NAME", "RUNS", "INDEX"),
+                   required=True)
+    a = p.parse_args(argv)
+    speeds = bench_rows(a.bench)
+    col = f"val_{a.metric}"
+    rows = []
+    for name, folder, index in a.row:
+        runs = seeds(Path(folder))
+        got = [to_target(r, col, a.target) for r in runs]
+        b = speeds[int(index) - 1]
+        rows.append(dict(name=name, runs=str(Path(folder).resolve()), n=len(runs),
+                         samples=np.array([s for s, _, _ in got]),
+                         peaks=[pk for _, pk, _ in got], n_train=got[0][2] if got else math.nan,
+                         speed=np.array(b.get("values") or []), config=b["configuration"]))
+    base = rows[0]
+    print(f"target val {a.metric} >= {a.target:g}; speeds: {a.bench} ({speeds[0]['date']}, "
+          f"{speeds[0]['machine']}, {speeds[0]['note']})\n")
+    print("| row | seeds reaching | samples to target (epochs) | samples/s (rounds) | "
+          "projected time to target | speed-up, 95 % interval | peak val (seeds) |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    for r in rows:
+        reached = np.isfinite(r["samples"])
+        peaks = ", ".join(f"{x:.4f}" for x in r["peaks"])
+        n_s, mean_s, half_s = t_interval(r["samples"][reached])
+        n_r, mean_r, half_r = t_interval(r["speed"])
+        sp = f"{np.median(r['speed']):,.0f}" + (f" ± {half_r:,.0f}" if n_r > 1 else "") + f" ({n_r})"
+        if not reached.all():
+            print(f"| {r['name']} | {reached.sum()} of {r['n']} | not reached by every seed | "
+                  f"{sp} | - | - | {peaks} |")
+            continue
+        ep = mean_s / r["n_train"]
+        t = r["samples"] / np.exp(np.log(r["speed"]).mean())
+        n_t, mean_t, half_t = t_interval(t)
+        x, lo, hi = speedup(base, r) if np.isfinite(base["samples"]).all() else (math.nan,) * 3
+        print(f"| {r['name']} | {reached.sum()} of {r['n']} | {mean_s / 1e6:.2f} M ± "
+              f"{half_s / 1e6:.2f} ({ep:.1f}) | {sp} | {mean_t:,.0f} s ± {half_t:,.0f} | "
+              f"{x:.2f}x" + (f" ({lo:.2f}-{hi:.2f})" if math.isfinite(lo) else "") + f" | {peaks} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
