@@ -50,3 +50,10 @@ def test_the_training_loop_logs_it(tmp_path, monkeypatch, caplog):
         train(make_cfg(["model=mf", "trainer.epochs=1"]), out_dir=str(tmp_path))
     said = [r.message for r in caplog.records if r.name == "graphrec.training.cost"]
     assert len(said) == 1 and said[0].startswith("this run will train for up to ~")
+
+
+def test_a_resumed_run_projects_only_the_steps_it_has_left():
+    # 10 epochs of 100 steps, 600 done before the interrupt: 400 x 256 / 300 s = 5.7 min
+    text = cost.Projection(config(), steps_per_epoch=100).after_log(300.0, done_steps=600)
+    assert text.startswith("this run will train for up to ~5.7 min (4 epochs x 85 s an epoch")
+    assert cost.Projection(config(), 100).after_log(300.0, done_steps=1000) is None

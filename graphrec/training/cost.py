@@ -39,20 +39,22 @@ class Projection:
         self.long_s = LONG_S if long_s is None else long_s
         self.done = not main
 
-    def projected(self, samples_per_s: float) -> Optional[tuple]:
-        """(training seconds, seconds an epoch, epochs) at ``samples_per_s`` a rank."""
+    def projected(self, samples_per_s: float, done_steps: int = 0) -> Optional[tuple]:
+        """(training seconds, seconds an epoch, epochs) left at ``samples_per_s`` a rank, after
+        ``done_steps`` (a resumed run's steps so far)."""
         if not samples_per_s > 0 or not self.steps_per_epoch:
             return None
         epoch_s = self.steps_per_epoch * self.batch / samples_per_s
         steps = self.epochs * self.steps_per_epoch
         if self.max_steps:
             steps = min(steps, self.max_steps)
+        steps = max(steps - done_steps, 0)
         total = steps * self.batch / samples_per_s
         if self.budget_s:
             total = min(total, self.budget_s)
         return total, epoch_s, steps / self.steps_per_epoch
 
-    def after_log(self, samples_per_s: float) -> Optional[str]:
+    def after_log(self, samples_per_s: float, done_steps: int = 0) -> Optional[str]:
         """Log (and return) the projection at the first interval that counts, if long."""
         if self.done:
             return None
@@ -60,7 +62,7 @@ class Projection:
             self.skip -= 1
             return None
         self.done = True
-        found = self.projected(samples_per_s)
+        found = self.projected(samples_per_s, done_steps)
         if found is None or found[0] <= self.long_s:
             return None
         total, epoch_s, epochs = found

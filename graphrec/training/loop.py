@@ -101,6 +101,7 @@ class Run:
         self.impl = self.model.impl_for(step_slots(cfg, world.size))
         self.meter = ThroughputMeter(device)
         self.cost = Projection(cfg, len(self.sampler), world.size, world.is_main)  # cost.py
+        self.resumed_step = 0  # steps a resumed run had done: the projection counts the rest
         self.fault = Fault(cfg.trainer.fail_after_steps, cfg.trainer.fail_kind,
                            armed=not cfg.trainer.resume)
         self.p = Progress()
@@ -202,6 +203,7 @@ class Run:
                     f"cannot resume {run_dir}: {self.best_path} is missing (last.pt has its best "
                     f"validation at epoch {self.p.best_epoch}; the test metrics come from it)")
             checkpoint.load(self.best_path, self.device)
+        self.resumed_step = self.p.step
         log.info("resumed %s at epoch %d, step %d", run_dir, self.p.epoch, self.p.step)
 
     # ------------------------------------------------------------------ the loop
@@ -316,7 +318,7 @@ class Run:
         divergence and, under DDP, the interrupt, the ranks agreeing; True to stop."""
         p = self.p
         rate = self.meter.mark()
-        self.cost.after_log(rate)  # a long run says its projected time, once
+        self.cost.after_log(rate, self.resumed_step)  # a long run says its time left, once
         mean = loss_sum / p.n_loss
         bar.set_postfix(loss=f"{mean:.4f}", samples_s=f"{rate:,.0f}")
         self.loggers.log_step(p.step, {  # host values only: no extra sync
