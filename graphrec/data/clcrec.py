@@ -23,13 +23,12 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
-import torch
 
 from . import features as feats
 from .cache import cached
 from ..errors import DataError
 from .interactions import Interactions, csr_from_pairs
-from .safe_npy import load_npy
+from .safe_npy import load_matrix, load_npy
 from .synthetic import MODALITIES
 
 log = logging.getLogger(__name__)
@@ -209,20 +208,11 @@ def build(files: Dict[str, Path]) -> Interactions:
 
 
 def _read_feature(path: Path, n_items: int) -> np.ndarray:
-    if path.suffix == ".pt":
-        try:
-            x = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # not a tensor file, or a pickle weights_only refuses
-            raise DataError(f"{path}: cannot read as a tensor ({exc})") from None
-        if not isinstance(x, torch.Tensor):
-            raise DataError(f"{path}: expected a tensor, got {type(x).__name__}")
-        x = x.float().numpy()
-    else:
-        x = load_npy(path)
-    if x.ndim != 2 or x.shape[0] != n_items or not np.issubdtype(x.dtype, np.number):
+    x = load_matrix(path)
+    if x.shape[0] != n_items:
         raise DataError(f"{path}: expected a float array of shape ({n_items}, dim), got "
                         f"{x.dtype} {x.shape}")
-    return x.astype(np.float32, copy=False)
+    return x
 
 
 def read_features(folder: Path, n_items: int) -> Tuple[Dict[str, np.ndarray], List[str]]:

@@ -90,3 +90,25 @@ def load_npy(path: Path) -> np.ndarray:
         raise DataError(f"{path}: the pickle does not hold the {shape} array its header "
                         "announces")
     return array
+
+
+def load_matrix(path: Path) -> np.ndarray:
+    """A 2-D numeric float32 array from a ``.pt`` tensor (``weights_only``) or an ``.npy``
+    file (as :func:`load_npy`): the item feature files that data=clcrec and recommend's
+    ``--new-items`` read. The caller checks the row count it expects."""
+    path = Path(path)
+    if path.suffix == ".pt":
+        import torch  # only .pt files need it
+        try:
+            x = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # not a tensor file, or a pickle weights_only refuses
+            raise DataError(f"{path}: cannot read as a tensor ({exc})") from None
+        if not isinstance(x, torch.Tensor):
+            raise DataError(f"{path}: expected a tensor, got {type(x).__name__}")
+        x = x.detach().float().cpu().numpy()
+    else:
+        x = load_npy(path)
+    if x.ndim != 2 or not np.issubdtype(x.dtype, np.number):
+        raise DataError(f"{path}: expected a float array of shape (n, width), got {x.dtype} "
+                        f"{x.shape}")
+    return x.astype(np.float32, copy=False)

@@ -15,7 +15,7 @@ from typing import Dict, Optional
 import numpy as np
 import torch
 
-from ..data.safe_npy import load_npy
+from ..data.safe_npy import load_matrix
 from ..errors import DataError, UsageError
 from ..models.base import Representations
 from .bundle import Bundle
@@ -32,23 +32,6 @@ class NewItems:
 
     def __len__(self) -> int:
         return len(self.ids)
-
-
-def _read(path: Path) -> np.ndarray:
-    if path.suffix == ".pt":
-        try:
-            x = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # not a tensor file, or a pickle weights_only refuses
-            raise DataError(f"{path}: cannot read as a tensor ({exc})") from None
-        if not isinstance(x, torch.Tensor):
-            raise DataError(f"{path}: expected a tensor, got {type(x).__name__}")
-        x = x.detach().cpu().numpy()
-    else:
-        x = load_npy(path)
-    if x.ndim != 2 or not np.issubdtype(x.dtype, np.number):
-        raise DataError(f"{path}: expected a float array of shape (n, width), got {x.dtype} "
-                        f"{x.shape}")
-    return x.astype(np.float32, copy=False)
 
 
 def _trained_on(widths: Dict[str, int]) -> str:
@@ -82,7 +65,7 @@ def read_features(path, widths: Dict[str, int]) -> Dict[str, np.ndarray]:
                         "feat_<modality>.npy/.pt files (one row per new item)")
     out, rows = {}, None
     for m, file in files.items():
-        x = _read(file)
+        x = load_matrix(file)
         if x.shape[1] != widths[m]:
             raise DataError(f"{file}: {x.shape[1]} feature columns, and the model was trained "
                             f"on {widths[m]} for modality {m} ({_trained_on(widths)})")
