@@ -11,6 +11,8 @@ from typing import Iterable, Sequence
 from .run_record import RunRecord
 
 METRICS = ("recall", "ndcg", "precision", "hit")
+# What a run folder may hold, in the order the summary names them (those present).
+RUN_FILES = ("metrics.json", "epochs.csv", "best.pt", "per_user.parquet", "last.pt")
 CURVE_COLUMNS = ("epoch", "step", "samples", "train_s", "eval_s", "wall_s", "loss",
                  "samples_per_s", "epoch_s")
 
@@ -94,7 +96,8 @@ def summary(cfg, metrics, out_dir: str) -> str:
             f"reached after {target.time_to_target_s:.1f} s "
             f"({target.epochs_to_target:.2f} epochs)" if target.target_reached
             else "not reached"))
-    lines.append(f"run folder: {out_dir} (metrics.json, epochs.csv, best.pt)")
+    kept = [f for f in RUN_FILES if (Path(out_dir) / f).exists()] or list(RUN_FILES[:3])
+    lines.append(f"run folder: {out_dir} ({', '.join(kept)})")
     return "\n".join(lines)
 
 
