@@ -7,8 +7,7 @@ import tempfile
 import time
 
 from ..config import resolve_device
-from ..training import train
-from .harness import add_configs, add_data, alternate, device_name
+from .harness import add_configs, add_data, alternate, device_name, train_run
 
 HELP = "val Recall@20 of each configuration at the same epochs, several seeds"
 DEFAULT_CONFIGS = ["loader=baseline", "loader=fast"]
@@ -30,9 +29,9 @@ def run(h):
         cfg = h.cfg(c, extra + [f"trainer.seed={seed}"])
         t = time.perf_counter()
         with tempfile.TemporaryDirectory() as out:
-            m = train(cfg, out, data=h.data(cfg, heldout=True))
+            m = train_run(cfg, out, h.data(cfg, heldout=True))
         devices.append(device_name(resolve_device(cfg.trainer.device)))
-        recall = m["val"]["recall@20"]
+        recall = m.score("val", "recall@20")
         print(f"seed {seed} | {c} | val recall@20 {recall:.4f} | "
               f"{time.perf_counter() - t:.0f} s", flush=True)
         return recall

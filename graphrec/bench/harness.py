@@ -24,6 +24,7 @@ from omegaconf import OmegaConf
 from .. import config as _config  # noqa: F401  (registers the schemas)
 from ..data import load_data
 from ..errors import ConfigError, one_line
+from ..reporting.run_record import RunRecord
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = Path("outputs") / "bench"  # under the working folder, git-ignored: never the sources
@@ -61,6 +62,12 @@ def compose_cfg(overrides):
                           f"and the mode's own keys) does not compose: {why}") from exc
     _config.require_values(cfg)
     return cfg
+
+
+def train_run(cfg, out, data) -> RunRecord:
+    """One training run, its record typed (the readers below use no key paths)."""
+    from ..training import train  # the harness imports nothing heavy until a mode trains
+    return RunRecord.from_json(train(cfg, out, data=data))
 
 
 def machine() -> str:

@@ -15,8 +15,7 @@ import torch
 
 from ..config import resolve_device
 from ..errors import UsageError
-from ..training import train
-from .harness import add_rounds, alternate, compose_cfg, device_name
+from .harness import add_rounds, alternate, compose_cfg, device_name, train_run
 
 HELP = "graphrec against RecBole 1.2.1 on ml-100k: BPR and LightGCN, samples/s"
 DEFAULT_CONFIGS = []
@@ -70,8 +69,8 @@ def run(h):
         cfg, recbole = sides[m]
         data = h.data(cfg, heldout=False)
         with tempfile.TemporaryDirectory() as out:
-            met = train(cfg, out, data=data)
-        ours, theirs = data.n_train / met["throughput"]["epoch_s"], recbole.samples_per_s(
+            met = train_run(cfg, out, data)
+        ours, theirs = data.n_train / met.throughput.epoch_s, recbole.samples_per_s(
             a.epochs, seed=r)
         print(f"round {r} | {m} | graphrec {ours:,.0f} | RecBole {theirs:,.0f} samples/s",
               flush=True)

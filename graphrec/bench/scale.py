@@ -24,8 +24,7 @@ from ..data import load_data
 from ..evaluation import evaluate
 from ..models import build_model
 from ..sampling import build_sampler
-from ..training import train
-from .harness import ROOT, add_configs, compose_cfg, device_name, machine, without_heldout
+from .harness import ROOT, add_configs, compose_cfg, device_name, machine, train_run, without_heldout
 from .scale_report import scale_plot, scale_summary, scale_table
 
 HELP = "cost against size: load, sampler, lean steps, full validation, peak memory"
@@ -166,9 +165,9 @@ def child(a) -> dict:
             f"trainer.log_every={max(1, min(warmup or steps, steps))}"])
         t = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
-            m = train(mcfg, tmp, data=train_only)
-        phase(name, t, samples_per_s=round(m["throughput"]["samples_per_s"]),
-              steps=int(m["steps"]))
+            m = train_run(mcfg, tmp, train_only)
+        phase(name, t, samples_per_s=round(m.throughput.samples_per_s),
+              steps=int(m.steps))
         gc.collect()
 
     if not a.no_eval:

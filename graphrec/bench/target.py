@@ -7,8 +7,7 @@ import statistics
 import tempfile
 
 from ..config import resolve_device
-from ..training import train
-from .harness import add_configs, add_data, add_rounds, alternate, device_name
+from .harness import add_configs, add_data, add_rounds, alternate, device_name, train_run
 
 HELP = "time to a val Recall@20 target, validation on the clock, alternating"
 SCALED = "data.n_users=3000 data.n_items=1500 data.max_degree=300"
@@ -38,9 +37,9 @@ def run(h):
     def one(r, c):
         cfg = h.cfg(c, extra)
         with tempfile.TemporaryDirectory() as out:
-            m = train(cfg, out, data=h.data(cfg, heldout=True))
-        t = m["target"]["time_to_target_s"]
-        speed = m["throughput"]["samples_per_s"]
+            m = train_run(cfg, out, h.data(cfg, heldout=True))
+        t = m.target.time_to_target_s
+        speed = m.throughput.samples_per_s
         devices.append(device_name(resolve_device(cfg.trainer.device)))
         print(f"round {r} | {c} | time to target "
               f"{'not reached' if t is None else f'{t:.1f} s'} | {speed:,.0f} samples/s",

@@ -6,8 +6,7 @@ import statistics
 import tempfile
 
 from ..config import resolve_device
-from ..training import train
-from .harness import add_configs, add_data, add_rounds, alternate, device_name
+from .harness import add_configs, add_data, add_rounds, alternate, device_name, train_run
 
 HELP = "training throughput of each configuration (samples/s), alternating"
 DEFAULT_CONFIGS = ["loader=baseline model.impl=reference", "loader=fast model.impl=lean",
@@ -30,11 +29,11 @@ def run(h):
     def one(r, c):
         cfg = h.cfg(c, extra)
         with tempfile.TemporaryDirectory() as out:
-            m = train(cfg, out, data=h.data(cfg, heldout=False))
+            m = train_run(cfg, out, h.data(cfg, heldout=False))
         devices.append(device_name(resolve_device(cfg.trainer.device)))
-        speed = m["throughput"]["samples_per_s"]
+        speed = m.throughput.samples_per_s
         print(f"round {r} | {c} | {speed:,.0f} samples/s", flush=True)
-        return speed, m["data"]["n_train"]
+        return speed, m.data["n_train"]
 
     runs = alternate(range(a.rounds), a.configs, one)
     first = statistics.median(s for s, _ in runs[a.configs[0]])

@@ -6,7 +6,7 @@ on rank 0 only, at the points where it already has the values on the host:
 
 * ``log_step(step, values)`` at each log point (loss, samples/s, data-wait share, lr, memory);
 * ``log_row(row)`` for each epoch-end and validation row (the rows of ``epochs.csv``);
-* ``finish(cfg, metrics)`` once, with the record written to ``metrics.json``;
+* ``finish(cfg, record)`` once, with the ``RunRecord`` written to ``metrics.json``;
 * ``close()`` always, after an error too.
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Iterable
 from omegaconf import OmegaConf
 
 from .record import EpochsCsv, epoch_columns
+from .run_record import RunRecord
 
 CLOCK = ("train_s", "eval_s", "wall_s")
 
@@ -34,7 +35,7 @@ class CsvLogger:
     def log_row(self, row: dict) -> None:
         self.csv.append(row)
 
-    def finish(self, cfg, metrics: dict) -> None:
+    def finish(self, cfg, record: RunRecord) -> None:
         pass
 
     def close(self) -> None:
@@ -78,16 +79,16 @@ class TensorboardLogger:
             elif key in ("loss", "samples_per_s", "epoch_s"):
                 self._scalar(f"epoch/{key}", value, step)
 
-    def finish(self, cfg, metrics: dict) -> None:
+    def finish(self, cfg, record: RunRecord) -> None:
         # an interrupted run is not over: its resume writes the final figures
-        if self.opts.hparams and metrics.get("status") != "interrupted":
+        if self.opts.hparams and record.status != "interrupted":
             from torch.utils.tensorboard.summary import hparams
 
-            final = final_metrics(metrics)
-            for summary in hparams(hparam_values(cfg, metrics), final):
+            final = final_metrics(record)
+            for summary in hparams(hparam_values(cfg, record), final):
                 self.writer.file_writer.add_summary(summary)
             for tag, value in final.items():
-                self._scalar(tag, value, metrics.get("steps", 0))
+                self._scalar(tag, value, record.steps or 0)
         self.writer.flush()
 
     def close(self) -> None:
@@ -97,7 +98,7 @@ class TensorboardLogger:
 KINDS = {"csv": CsvLogger, "tensorboard": TensorboardLogger}
 
 
-def hparam_values(cfg, metrics: dict) -> dict:
+def hparam_values(cfg, record: RunRecord) -> dict:
     """The composed config, flat (``model.lr``...), as HParams takes it: lists as text, nulls
     left out; and the run's status, to filter on."""
     try:
@@ -114,22 +115,21 @@ def hparam_values(cfg, metrics: dict) -> dict:
             elif value is not None:
                 flat[prefix + key] = str(value) if isinstance(value, list) else value
     walk(config)
-    flat["status"] = metrics.get("status", "")
+    flat["status"] = record.status
     return flat
 
 
-def final_metrics(metrics: dict) -> dict:
+def final_metrics(record: RunRecord) -> dict:
     """``final/...`` scalars from ``metrics.json``: val and test metrics (of the best
     checkpoint), speed, clock, time to target and memory."""
     out = {}
     for split in ("val", "test", "val_warm", "val_cold", "test_warm", "test_cold"):
-        for name, value in (metrics.get(split) or {}).items():
+        for name, value in record.split(split).items():
             out[f"final/{split}_{name}"] = value
-    throughput = metrics.get("throughput") or {}
     for key in ("samples_per_s", "data_wait_share", "epoch_s", "wall_s", "time_to_best_s"):
-        out[f"final/{key}"] = throughput.get(key)
-    out["final/time_to_target_s"] = (metrics.get("target") or {}).get("time_to_target_s")
-    for key, value in (metrics.get("memory") or {}).items():
+        out[f"final/{key}"] = getattr(record.throughput, key)
+    out["final/time_to_target_s"] = record.target.time_to_target_s if record.target else None
+    for key, value in record.memory.to_json().items():
         out[f"final/{key}"] = value
     return {k: v for k, v in out.items() if isinstance(v, (int, float)) and math.isfinite(v)}
 
@@ -156,9 +156,9 @@ class Loggers:
         for logger in self.each:
             logger.log_row(row)
 
-    def finish(self, cfg, metrics: dict) -> None:
+    def finish(self, cfg, record: RunRecord) -> None:
         for logger in self.each:
-            logger.finish(cfg, metrics)
+            logger.finish(cfg, record)
 
     def close(self) -> None:
         for logger in self.each:

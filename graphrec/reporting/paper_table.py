@@ -12,7 +12,6 @@ column is not tested when either row lacks per-user values or their held-out lis
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import pandas as pd
 from ..errors import UsageError
 from . import per_user, stats
 from .paper_render import footer, to_latex, to_markdown
+from .run_record import RunRecord
 from .runs import find_runs, load_run
 
 LISTS = {"all": "", "warm": "_warm", "cold": "_cold"}  # list -> metrics.json key suffix
@@ -32,7 +32,7 @@ TIME, SPEED = "time_to_target_s", "samples_per_s"
 @dataclass
 class Repeat:
     path: Path
-    record: dict                  # metrics.json
+    record: RunRecord             # metrics.json
 
 
 @dataclass(frozen=True)
@@ -52,19 +52,18 @@ def collect(runs, rows_key: str) -> tuple:
             left_out += 1
             continue
         key = (str(run.config.get(rows_key)), str(run.config.get("data.name")))
-        groups.setdefault(key, []).append(Repeat(run.path, json.loads(path.read_text())))
+        groups.setdefault(key, []).append(Repeat(run.path, RunRecord.load(path)))
     rows = list(dict.fromkeys(r for r, _ in groups))
     datas = list(dict.fromkeys(d for _, d in groups))
     return groups, rows, datas, left_out
 
 
-def value(rec: dict, col: Column, split: str) -> float:
+def value(rec: RunRecord, col: Column, split: str) -> float:
     if col.metric == TIME:
-        target = rec.get("target") or {}
-        return float(target["time_to_target_s"]) if target.get("target_reached") else math.nan
+        return float(rec.target.time_to_target_s) if rec.target_reached else math.nan
     if col.metric == SPEED:
-        return float((rec.get("throughput") or {}).get(SPEED) or math.nan)
-    got = (rec.get(split + LISTS[col.list_]) or {}).get(col.metric)
+        return float(rec.throughput.samples_per_s or math.nan)
+    got = rec.score(split + LISTS[col.list_], col.metric)
     return float(got) if got is not None else math.nan
 
 
@@ -73,9 +72,9 @@ def columns(groups, datas, metrics, k: int, split: str) -> list:
     for data in datas:
         recs = [r.record for (_, d), reps in groups.items() if d == data for r in reps]
         for list_, suffix in LISTS.items():
-            if any(rec.get(split + suffix) for rec in recs):
+            if any(rec.split(split + suffix) for rec in recs):
                 cols += [Column(data, list_, f"{m}@{k}") for m in metrics]
-        if any(isinstance((rec.get("target") or {}).get("value"), (int, float)) for rec in recs):
+        if any(rec.target and isinstance(rec.target.value, (int, float)) for rec in recs):
             cols.append(Column(data, "", TIME))
         if any(math.isfinite(value(rec, Column(data, "", SPEED), split)) for rec in recs):
             cols.append(Column(data, "", SPEED))
@@ -97,7 +96,7 @@ def beats_runner_up(groups, col: Column, ranked: list, split: str, cache: dict,
     """(p, rel_diff, why not tested) of the best row against the runner-up."""
     best, runner = ranked[0], ranked[1]
     reps = {row: groups[(row, col.data)] for row in (best, runner)}
-    prints = {(r.record.get("evaluation") or {}).get("heldout") for rs in reps.values() for r in rs}
+    prints = {r.record.evaluation.heldout for rs in reps.values() for r in rs}
     if len(prints) > 1:
         return math.nan, math.nan, f"{best} and {runner} on {col.data}: held-out lists differ"
     means = {row: _user_means(rs, col.metric, split, col.list_, cache) for row, rs in reps.items()}

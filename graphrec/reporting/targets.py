@@ -10,7 +10,6 @@ Fewer than 3 seeds: exit 2.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import pandas as pd
 
 from ..errors import UsageError
 from .compare import NOT_GROUPED, differing_keys
+from .run_record import RunRecord
 from .runs import Run, find_runs, load_run, val_curve
 
 MIN_SEEDS = 3
@@ -37,9 +37,9 @@ class Seed:
     n_train: float       # training pairs (epochs = samples / n_train); NaN when unknown
 
 
-def record(run: Run) -> dict:
+def record(run: Run) -> RunRecord:
     path = run.path / "metrics.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
+    return RunRecord.load(path) if path.is_file() else RunRecord.from_json({})
 
 
 def rows(runs) -> list:
@@ -102,8 +102,8 @@ def suggest(runs, metric: str, fraction: float = FRACTION) -> dict:
             skipped.append(run)
             continue
         rec = record(run)
-        n_train = (rec.get("data") or {}).get("n_train")
-        seeds.append(Seed(run, float(curve[1].max()), str(rec.get("stop_reason", "")),
+        n_train = rec.data.get("n_train")
+        seeds.append(Seed(run, float(curve[1].max()), str(rec.stop_reason or ""),
                           float(n_train) if n_train else math.nan))
     out = {"metric": metric, "fraction": fraction, "seeds": seeds, "skipped": skipped}
     if len(seeds) < MIN_SEEDS:

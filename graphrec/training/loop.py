@@ -538,7 +538,7 @@ class Run:
             record.data["meta"] = dict(self.data.meta)
         metrics = record.to_json()
         self._write_record(metrics)
-        self.loggers.finish(self.cfg, metrics)
+        self.loggers.finish(self.cfg, record)
         return self.world.from_main(metrics)
 
     def _write_record(self, metrics: dict) -> None:
