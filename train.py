@@ -25,6 +25,7 @@ from graphrec.training.resume import resumed_config, resumed_folder  # noqa: E40
 from graphrec.training.streams import guarded  # noqa: E402
 
 EXIT_CODES = {"diverged": 3, "oom": 4, "interrupted": 130}
+STARTED = []  # set once Hydra has composed a config and called main
 
 
 class RunFailed(RuntimeError):
@@ -61,6 +62,7 @@ TRUSTED = ["graphrec.*", "hydra_plugins.*", "optuna.*"]
 
 @hydra.main(config_path="conf", config_name="config", execution_whitelist=TRUSTED)
 def main(cfg):
+    STARTED.append(True)
     hc = HydraConfig.get()
     out_dir, multirun = hc.runtime.output_dir, hc.mode == RunMode.MULTIRUN
     report = reporter(hc.job.num, cfg) if multirun else None
@@ -99,5 +101,13 @@ def _quiet_workers() -> None:
 
 if __name__ == "__main__":
     _quiet_workers()
-    with guarded():  # a closed stdout/stderr (| head, | tee on Ctrl-C) stops the run cleanly
-        main()
+    try:
+        with guarded():  # a closed stdout/stderr (| head, | tee on Ctrl-C) stops the run cleanly
+            main()
+    except SystemExit as exc:
+        # Hydra exits 1 when it cannot compose the config (a mistyped key or option, with
+        # its "Did you mean"): a user's mistake, exit 2 as in every graphrec command. Once
+        # main has run, 1 is a bug's traceback and stays 1.
+        if exc.code == 1 and not STARTED:
+            sys.exit(EXIT_USER)
+        raise

@@ -235,3 +235,15 @@ def test_train_without_data_path_is_one_line_exit_2_and_error_txt(tmp_path):
     assert res.stderr == ("error: data.path is required (data=clcrec): the folder of CLCRec's "
                           ".npy files, e.g. data.path=Data/movielens\n")
     assert "data.path is required" in (run_dir / "error.txt").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("override, words", [("modle=mf", "Did you mean: 'model'"),
+                                             ("model=mff", "Could not find 'model/mff'")])
+def test_train_config_typos_exit_2_with_hydras_hint(override, words):
+    """A key or option Hydra cannot compose is the user's mistake: exit 2, not a bug's 1."""
+    env = {k: v for k, v in os.environ.items() if k != "HYDRA_FULL_ERROR"}
+    res = subprocess.run([sys.executable, "train.py", override], cwd=ROOT, capture_output=True,
+                         text=True, timeout=120, env=env)
+    assert res.returncode == 2, res.stderr[-2000:]
+    assert words in res.stderr and "Traceback" not in res.stderr
