@@ -2,11 +2,13 @@
 modes of ``python -m graphrec.bench``: each its own subcommand, ``--mode`` as an alias."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
@@ -66,7 +68,7 @@ def test_mode_alias_and_default_mode():
     ("train", "--steps", "--seconds"), ("sampler", "--seconds", "--steps"),
     ("accuracy", "--seeds", "--rounds"), ("eval", "--configs", "--target"),
     ("target", "--eval-every-s", "--seeds"), ("scale", "--warmup", "--tiny"),
-    ("recbole", "--data-path", "--configs")])
+    ("recbole", "--data-path", "--configs"), ("recommend", "--passes", "--configs")])
 def test_each_mode_has_its_own_help(mode, own, other, capsys):
     with pytest.raises(SystemExit) as exc:
         bench.main([mode, "--help"])
@@ -122,7 +124,8 @@ def test_scale_mode_on_two_tiny_sizes(tmp_path):
     assert (tmp_path / "scale.png").stat().st_size > 10_000
 
 
-def test_recbole_mode_without_recbole_says_how_to_install(tmp_path):
+@pytest.mark.parametrize("mode", ["recbole", "recommend"])
+def test_recbole_modes_without_recbole_say_how_to_install(tmp_path, mode):
     """--mode recbole where RecBole does not import: a non-zero exit that names the install
     command, before anything else (the --data-path given does not even exist); no NumPy
     alias added."""
@@ -130,7 +133,7 @@ def test_recbole_mode_without_recbole_says_how_to_install(tmp_path):
             "from graphrec.bench import main\n"
             "import numpy as np\n"
             "try:\n"
-            f"    main(['--mode', 'recbole', '--data-path', {str(tmp_path / 'none')!r}, "
+            f"    main(['--mode', {mode!r}, '--data-path', {str(tmp_path / 'none')!r}, "
             f"'--out', {str(tmp_path)!r}])\n"
             "finally:\n"
             "    assert 'float_' not in np.__dict__\n")
@@ -140,3 +143,25 @@ def test_recbole_mode_without_recbole_says_how_to_install(tmp_path):
     assert res.stderr.count("\n") == 1 and "RecBole is not installed" in res.stderr
     assert 'pip install -e ".[recbole]"' in res.stderr
     assert "Traceback" not in res.stderr and "samples/s" not in res.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("recbole") is None,
+                    reason="RecBole 1.2.1 not installed (pip install -e '.[recbole]')")
+def test_recommend_mode_against_recbole_on_a_small_atomic_folder(tmp_path):
+    """Both sides list top-K for every user of a small RecBole atomic folder: one row each,
+    with positive users/s and each round's figure in bench.jsonl."""
+    folder = tmp_path / "tiny100k"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    lines = ["user_id:token\titem_id:token\trating:float\ttimestamp:float"]
+    for u in range(1, 41):
+        for i in rng.choice(np.arange(1, 61), size=15, replace=False):
+            lines.append(f"{u}\t{i}\t{rng.integers(1, 6)}\t{rng.integers(1e8, 2e8)}")
+    (folder / "tiny100k.inter").write_text("\n".join(lines) + "\n")
+    rows = bench.main(["recommend", "--data-path", str(folder), "--rounds", "1", "--passes",
+                       "1", "--k", "5", "--device", "cpu", "--out", str(tmp_path / "out")])
+    assert [r["configuration"].split(" ")[0] for r in rows] == ["RecBole", "graphrec"]
+    assert all(float(r["result"].split()[0].replace(",", "")) > 0 for r in rows)
+    jsonl = [json.loads(x) for x in (tmp_path / "out" / "bench.jsonl").read_text().splitlines()]
+    assert [len(r["values"]) for r in jsonl] == [1, 1]

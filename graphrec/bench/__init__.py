@@ -12,6 +12,7 @@ alternate their sides round by round (A B C A B C ...) so drifting load hits eve
 * ``scale``: cost as the work grows, each size in its own process; table and plot.
 * ``recbole``: graphrec against RecBole 1.2.1 on ml-100k (its NumPy/SciPy aliases applied
   only when this mode runs, in ``recbole_side``).
+* ``recommend``: top-K lists for every user against RecBole's ``full_sort_topk`` (ml-100k).
 * ``serve``: ``python -m graphrec.serve`` under a bounded load on loopback: requests/s,
   p50/p99 latency, and answers checked against the bundle's own lists.
 

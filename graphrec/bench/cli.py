@@ -7,11 +7,12 @@ import logging
 import sys
 
 from ..errors import GraphrecError, report
-from . import accuracy, evaluation, recbole, sampler, scale, serve, target, train
+from . import accuracy, evaluation, recbole, recommend, sampler, scale, serve, target, train
 from .harness import OUT, Harness
 
 MODES = {"train": train, "sampler": sampler, "accuracy": accuracy, "eval": evaluation,
-         "target": target, "scale": scale, "recbole": recbole, "serve": serve}
+         "target": target, "scale": scale, "recbole": recbole, "recommend": recommend,
+         "serve": serve}
 
 
 def common_options() -> argparse.ArgumentParser:

@@ -33,23 +33,32 @@ def add_arguments(p):
                    help="torch CPU threads for both sides (0 = torch's default)")
 
 
-def run(h):
-    a = h.args
-    from .recbole_side import RecboleSide, import_recbole  # its patches: this mode only
+def recbole_folder(mode: str, data_path: str) -> Path:
+    """RecBole imported (its patches applied: a RecBole mode only) and the atomic data folder
+    checked; a user error naming the fix otherwise."""
+    from .recbole_side import import_recbole
 
-    rb = import_recbole()  # first: without RecBole this mode only says how to get it
+    rb = import_recbole()  # first: without RecBole the mode only says how to get it
     if rb is None or isinstance(rb, str):
         why = "is not installed" if rb is None else f"does not import ({rb})"
-        raise UsageError(f"python -m graphrec.bench recbole: RecBole {why}. Install it with: "
+        raise UsageError(f"python -m graphrec.bench {mode}: RecBole {why}. Install it with: "
                          "pip install -e \".[recbole]\" (RecBole 1.2.1), then run this again.")
-    if not a.data_path:
-        raise UsageError("python -m graphrec.bench recbole: --data-path is required "
+    if not data_path:
+        raise UsageError(f"python -m graphrec.bench {mode}: --data-path is required "
                          "(RecBole's atomic ml-100k folder, with ml-100k.inter)")
-    folder = Path(a.data_path)
+    folder = Path(data_path)
     folder = folder.parent if folder.is_file() else folder
     if not (folder / f"{folder.name}.inter").is_file():  # else RecBole would download
-        raise UsageError(f"--data-path {a.data_path}: no {folder.name}.inter in {folder} "
+        raise UsageError(f"--data-path {data_path}: no {folder.name}.inter in {folder} "
                          "(RecBole reads DATASET/DATASET.inter)")
+    return folder
+
+
+def run(h):
+    a = h.args
+    folder = recbole_folder("recbole", a.data_path)
+    from .recbole_side import RecboleSide
+
     device = resolve_device(a.device)
     if a.threads > 0:  # both sides run in this process: one setting for both
         torch.set_num_threads(a.threads)

@@ -1,6 +1,6 @@
 """RecBole 1.2.1, one side of the ``recbole`` mode: its import with the NumPy/SciPy aliases it
-needs (applied here, when that mode runs, never at the import of ``graphrec.bench``) and one
-model timed at RecBole's defaults."""
+needs (applied here, when a RecBole mode runs, never at the import of ``graphrec.bench``) and
+one model timed at RecBole's defaults: training, and ``full_sort_topk`` lists."""
 from __future__ import annotations
 
 import importlib.util
@@ -69,14 +69,12 @@ class RecboleSide:
         logging.getLogger().setLevel(logging.WARNING)  # Config's logger would print per epoch
         t = time.perf_counter()
         dataset = create_dataset(self.cfg)
-        self.train_data, _, _ = data_preparation(self.cfg, dataset)
+        self.train_data, _, self.test_data = data_preparation(self.cfg, dataset)
         self.n_train = len(self.train_data.dataset)
         print(f"RecBole {model}: {self.n_train:,} training pairs, loaders built in "
               f"{time.perf_counter() - t:.1f} s", flush=True)
 
-    def samples_per_s(self, epochs: int, seed: int = 0) -> float:
-        """Training pairs over the median of ``epochs`` timed ``Trainer._train_epoch`` calls
-        (its sampler, forward, backward and Adam; no validation)."""
+    def _fresh(self, seed: int):
         from recbole.utils import get_model, get_trainer, init_seed
 
         init_seed(self.cfg["seed"] + seed, self.cfg["reproducibility"])
@@ -84,9 +82,38 @@ class RecboleSide:
         os.chdir(self.tmp)  # the trainer opens a tensorboard writer in ./log_tensorboard
         try:
             model = get_model(self.model)(self.cfg, self.train_data.dataset).to(self.device)
-            trainer = get_trainer(self.cfg["MODEL_TYPE"], self.model)(self.cfg, model)
+            return model, get_trainer(self.cfg["MODEL_TYPE"], self.model)(self.cfg, model)
         finally:
             os.chdir(here)
+
+    def topk_users_per_s(self, k: int, chunk: int, passes: int, seed: int = 0) -> float:
+        """Users over the median of ``passes`` timed passes of RecBole's ``full_sort_topk``
+        (``recbole.utils.case_study``: scores of every item, the test loader's history
+        masked, ``torch.topk``) over every user, ``chunk`` users a call, the item indices
+        turned into the data's own ids (``dataset.id2token``), as a user of it does. The
+        model is trained one epoch first (its lists' quality is not what is timed)."""
+        from recbole.utils.case_study import full_sort_topk
+
+        model, trainer = self._fresh(seed)
+        trainer._train_epoch(self.train_data, 0, show_progress=False)
+        trainer.tensorboard.close()
+        model.eval()
+        dataset = self.test_data.dataset
+        users = np.arange(1, dataset.user_num)  # 0 is RecBole's padding id
+        times = []
+        for _ in range(passes):
+            t = time.perf_counter()
+            for start in range(0, len(users), chunk):
+                _, index = full_sort_topk(users[start:start + chunk], model, self.test_data,
+                                          k=k, device=self.device)
+                dataset.id2token(dataset.iid_field, index.cpu())
+            times.append(time.perf_counter() - t)
+        return len(users) / statistics.median(times)
+
+    def samples_per_s(self, epochs: int, seed: int = 0) -> float:
+        """Training pairs over the median of ``epochs`` timed ``Trainer._train_epoch`` calls
+        (its sampler, forward, backward and Adam; no validation)."""
+        model, trainer = self._fresh(seed)
         times = []
         for e in range(epochs):
             t = time.perf_counter()
