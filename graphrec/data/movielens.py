@@ -172,7 +172,7 @@ def build(file: Path, fmt: str, item_file: Optional[Path], cfg) -> Interactions:
                         warm_mask=warm_mask, features=features, meta=meta)
 
 
-def _split_item_file(files, fmt: str) -> Optional[Path]:
+def split_item_file(files, fmt: str) -> Optional[Path]:
     """RecBole's catalogue for ``<name>.train.inter`` is ``<name>.item``; plain files have
     none."""
     if fmt != "inter":
@@ -247,7 +247,7 @@ def source_ids(cfg) -> Tuple[pd.Index, pd.Index]:
 
 def _load_files(cfg) -> Interactions:
     files, fmt = find_split_files(Path(cfg.path).expanduser())
-    item_file = _split_item_file(files, fmt) if cfg.features != "none" else None
+    item_file = split_item_file(files, fmt) if cfg.features != "none" else None
     options = {"min_rating": cfg.min_rating, "split": "files", "title_dim": cfg.title_dim,
                "item_file": bool(item_file)}
     data = cached(cfg.cache_dir, "movielens", cfg.name, files + ([item_file] if item_file else []),

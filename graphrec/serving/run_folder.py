@@ -106,7 +106,7 @@ def titles(dcfg, item_ids: np.ndarray) -> Optional[np.ndarray]:
     """Item titles from a MovieLens or RecBole catalogue next to the ratings, when there."""
     if dcfg.kind != "movielens":
         return None
-    from ..data.movielens import _split_item_file
+    from ..data.movielens import split_item_file
     from ..data.movielens_items import find_item_file, item_titles
     from ..data.ratings import find_ratings
     from ..data.splits import find_split_files
@@ -114,7 +114,7 @@ def titles(dcfg, item_ids: np.ndarray) -> Optional[np.ndarray]:
     path = Path(dcfg.path).expanduser()
     if dcfg.split == "files":
         files, fmt = find_split_files(path)
-        item_file, fmt = _split_item_file(files, fmt), "recbole"
+        item_file, fmt = split_item_file(files, fmt), "recbole"
     else:
         file, fmt = find_ratings(path)
         item_file = find_item_file(file, fmt)
