@@ -165,3 +165,10 @@ def test_recommend_mode_against_recbole_on_a_small_atomic_folder(tmp_path):
     assert all(float(r["result"].split()[0].replace(",", "")) > 0 for r in rows)
     jsonl = [json.loads(x) for x in (tmp_path / "out" / "bench.jsonl").read_text().splitlines()]
     assert [len(r["values"]) for r in jsonl] == [1, 1]
+
+
+@pytest.mark.parametrize("flag", ["--k", "--passes", "--chunk"])
+def test_recommend_mode_refuses_counts_below_one(flag, capsys):
+    with pytest.raises(SystemExit) as exc:
+        bench.main(["recommend", flag, "0", "--data-path", "none"])
+    assert exc.value.code == 2 and f"{flag}=0 is invalid" in capsys.readouterr().err

@@ -19,6 +19,7 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from ..config import resolve_device
+from ..errors import UsageError
 from .harness import add_rounds, alternate, compose_cfg, device_name, train_run
 from .recbole import recbole_folder
 
@@ -48,6 +49,9 @@ def graphrec_users_per_s(lists, n_users: int, k: int, chunk: int, passes: int) -
 
 def run(h):
     a = h.args
+    for name in ("k", "chunk", "passes", "rounds"):
+        if getattr(a, name) < 1:
+            raise UsageError(f"--{name}={getattr(a, name)} is invalid: at least 1")
     folder = recbole_folder("recommend", a.data_path)
     from ..serving.lists import Lists
     from ..serving.run_folder import CONFIG, bundle_from_run
