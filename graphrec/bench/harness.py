@@ -25,6 +25,7 @@ from .. import config as _config  # noqa: F401  (registers the schemas)
 from ..data import load_data
 from ..errors import ConfigError, one_line
 from ..reporting.run_record import RunRecord
+from ..training import train
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = Path("outputs") / "bench"  # under the working folder, git-ignored: never the sources
@@ -65,8 +66,7 @@ def compose_cfg(overrides):
 
 
 def train_run(cfg, out, data) -> RunRecord:
-    """One training run, its record typed (the readers below use no key paths)."""
-    from ..training import train  # the harness imports nothing heavy until a mode trains
+    """One training run, its record typed (the modes read it without key paths)."""
     return RunRecord.from_json(train(cfg, out, data=data))
 
 

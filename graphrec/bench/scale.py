@@ -24,7 +24,8 @@ from ..data import load_data
 from ..evaluation import evaluate
 from ..models import build_model
 from ..sampling import build_sampler
-from .harness import ROOT, add_configs, compose_cfg, device_name, machine, train_run, without_heldout
+from .harness import (ROOT, add_configs, compose_cfg, device_name, machine, train_run,
+                      without_heldout)
 from .scale_report import scale_plot, scale_summary, scale_table
 
 HELP = "cost against size: load, sampler, lean steps, full validation, peak memory"
