@@ -172,3 +172,23 @@ def test_recommend_mode_refuses_counts_below_one(flag, capsys):
     with pytest.raises(SystemExit) as exc:
         bench.main(["recommend", flag, "0", "--data-path", "none"])
     assert exc.value.code == 2 and f"{flag}=0 is invalid" in capsys.readouterr().err
+
+
+def test_roofline_counts_a_lean_step_from_its_shapes(tmp_path):
+    """MF's lean step on 160 items scores the whole table: one [B, d] x [d, n] product
+    forward and two backward (the query's and the table's gradients, one of them in place),
+    6 B n d FLOPs; the count is per step (3 steps minus 2) and linear in d."""
+    from graphrec.bench.roofline import mm_peak, roofline, step_flops
+    h = harness.Harness(cli.parser().parse_args(["train", "--tiny", "--device", "cpu"]), "train")
+    extra = ["trainer.eval_every=0", "trainer.progress=false"]
+    flops = {}
+    for dim in (32, 64):
+        c = f"model=mf loader=fast model.impl=lean model.dim={dim} trainer.max_steps=50"
+        cfg = h.cfg(c, extra)
+        data = h.data(cfg, heldout=False)
+        flops[dim] = step_flops(h, c, extra, data)
+    assert flops[64] == 6 * 256 * data.n_items * 64 == 2 * flops[32]
+    # the reference step has no product to count: said, not a 0 % roofline
+    assert "no matrix product" in roofline(0, 1e4, 256, 50.0)
+    assert roofline(2e9, 256.0, 256, 40.0).startswith("2.00 GFLOP a step, 2.0 GFLOP/s = 5%")
+    assert mm_peak(torch.device("cpu"), "fp32", n=256, reps=2) > 0
