@@ -54,7 +54,7 @@ def test_models_preset_runs_every_model_three_seeds(split):
     for _, job in jobs[::3]:
         run = compose_preset("models", f"data.split={split}", *job)
         assert run.trainer.patience > 0 and run.trainer.eval_every == 1
-        assert 0 < run.trainer.epochs <= 60 and run.data.split == split
+        assert 0 < run.trainer.epochs <= 80 and run.data.split == split
     seeds = [[o for o in job if o.startswith("trainer.seed=")] for _, job in jobs[:4]]
     assert seeds == [["trainer.seed=2020"], ["trainer.seed=2021"], ["trainer.seed=2022"],
                      ["trainer.seed=2020"]]
