@@ -16,8 +16,9 @@ from graphrec.sweeping.report import objective_metric
 from conftest import CONF
 from sweep_helpers import load_study, train
 
-SEARCHED = {"model.lr", "model.reg_weight", "model.temp_value", "sampling.num_neg",
+SEARCHED = {"model.lr", "model.reg_weight", "model.temp_value", "sampling", "sampling.num_neg",
             "batch.size", "model.dim"}
+STRATEGIES = ["neg1", "neg512", "shared512", "in_batch", "mixed"]  # BPR, then the softmaxes
 FIXED = {"loader": "fast", "loader.num_workers": 0, "trainer.epochs": 300}
 
 
@@ -52,7 +53,7 @@ def test_space_holds_model_keys_only_with_the_fast_loader_fixed():
     assert searched == SEARCHED
     assert {k: v for k, v in space.items() if k not in searched} == FIXED
     assert space["model.lr"].tags == {"log"} and space["model.reg_weight"].tags == {"log"}
-    assert 1 in space["sampling.num_neg"].list  # BPR stays in the space
+    assert space["sampling"].list == STRATEGIES  # BPR stays in the space
     assert cfg.sweep.objective == "accuracy"
     assert list(cfg.hydra.sweeper.direction) == ["maximize"]
     assert cfg.hydra.sweeper.study_name == "accuracy-mf-movielens"
@@ -61,20 +62,27 @@ def test_space_holds_model_keys_only_with_the_fast_loader_fixed():
     assert cfg.trainer.eval_every_s == 0 and cfg.trainer.eval_every_steps == 0
     assert cfg.hydra.sweeper.pruner._target_ == "optuna.pruners.MedianPruner"
     assert cfg.hydra.sweeper.pruner.n_warmup_steps < cfg.trainer.patience
-    # the temperature is searched only where a softmax reads it
-    when = cfg.hydra.sweeper.conditions["model.temp_value"]["sampling.num_neg"]
-    assert sorted(when) == sorted(n for n in space["sampling.num_neg"].list if n > 1)
+    # the temperature only where a softmax reads it, K only where negatives are drawn
+    conditions = cfg.hydra.sweeper.conditions
+    assert list(conditions["model.temp_value"]["sampling"]) == STRATEGIES[1:]
+    assert list(conditions["sampling.num_neg"]["sampling"]) == ["neg512", "shared512", "mixed"]
 
 
 @pytest.mark.parametrize("model", sorted(MODEL_SCHEMAS))
 @pytest.mark.parametrize("end", [0, -1])
-def test_every_trial_composes_with_every_model(model, end):
-    """Each model's schema takes every searched key (an unknown key fails composition)."""
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_every_trial_composes_with_every_model(model, end, strategy):
+    """Each model's schema takes every searched key, under every sampling option, with the
+    keys the conditions leave in (an unknown key fails composition)."""
     base = [f"model={model}", "data=movielens", "data.path=x"]
-    space = parsed_space(compose_sweep(*base))
+    cfg = compose_sweep(*base)
+    space = parsed_space(cfg)
+    skip = {k for k, when in cfg.hydra.sweeper.conditions.items()
+            if "sampling" in when and strategy not in when["sampling"]}
+    keys = [o for o in trial_overrides(space, end) if o.split("=")[0] not in skip | {"sampling"}]
     with initialize_config_dir(config_dir=str(CONF)):
-        cfg = compose("config", overrides=["+sweeps=accuracy", *base,
-                                           *trial_overrides(space, end)])
+        cfg = compose("config", overrides=["+sweeps=accuracy", *base, f"sampling={strategy}",
+                                           *keys])
     validate(cfg)
     assert cfg.model.name == model and cfg.loader.kind == "fast"
 
@@ -108,8 +116,12 @@ def test_three_trial_sweep_on_tiny_data(tmp_path):
     first = study.trials[0]
     assert first.state == TrialState.COMPLETE and first.intermediate_values
     for trial in study.trials:
-        assert set(trial.params) - {"model.temp_value"} == SEARCHED - {"model.temp_value"}
-        assert ("model.temp_value" in trial.params) == (trial.params["sampling.num_neg"] > 1)
+        drawn = {"model.temp_value", "sampling.num_neg"}
+        assert set(trial.params) - drawn == SEARCHED - drawn
+        option = trial.params["sampling"]
+        assert ("model.temp_value" in trial.params) == (option != "neg1")
+        assert ("sampling.num_neg" in trial.params) == (option in ("neg512", "shared512",
+                                                                    "mixed"))
         record = json.loads((tmp_path / str(trial.number) / "metrics.json").read_text())
         assert record["run"]["loader"] == "fast" and record["epochs_run"] <= 4
         if trial.state == TrialState.COMPLETE:
