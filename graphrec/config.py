@@ -597,6 +597,21 @@ def validate_against_data(cfg, data) -> None:
         _sampling_against_data(cfg, data)
     if cfg.model.name in FEATURE_MODELS and not data.features:
         raise ConfigError(NO_FEATURES.format(model=cfg.model.name))
+    _validation_against_data(cfg.trainer, data)
+
+
+def _validation_against_data(t, data) -> None:
+    """Validations during training rank each user's val items: data without any (a split
+    with no val part) fails here, naming the keys, not at the first epoch's end."""
+    asked = [f"{k}={t[k]}" for k in ("eval_every", "eval_every_steps", "eval_every_s",
+                                     "time_budget_s") if t[k]]
+    if asked and not len(data.val_indices):
+        raise ConfigError(f"trainer.{', trainer.'.join(asked)} is invalid with data "
+                          f"{data.name}: it has no validation pairs to rank; allowed: "
+                          "trainer.eval_every=0 trainer.eval_every_steps=0 "
+                          "trainer.eval_every_s=0 trainer.time_budget_s=0 (no validation while "
+                          "training; the final evaluation still runs), or data with a val "
+                          "split")
 
 
 def _sampling_against_data(cfg, data) -> None:

@@ -79,6 +79,24 @@ def test_max_steps_stops_early(tmp_path):
     assert metrics["steps"] == 3 and metrics["epochs_run"] == 1
 
 
+def test_validating_data_without_a_val_split_fails_before_training(tmp_path):
+    """Data with no val pairs (the bench's speed runs strip them) cannot be validated on:
+    a one-line ConfigError naming the keys, not a KeyError at the first epoch's end; with
+    validation off the run trains and its final evaluation still runs."""
+    from graphrec.bench.harness import without_heldout
+    from graphrec.errors import ConfigError
+    cfg = make_cfg(["trainer.epochs=1"])
+    data = without_heldout(load_data(cfg.data))
+    with pytest.raises(ConfigError, match=r"trainer.eval_every=1 is invalid .* no validation"):
+        train(cfg, str(tmp_path / "a"), data=data)
+    with pytest.raises(ConfigError, match=r"trainer.time_budget_s=5.0 is invalid"):
+        train(make_cfg(["trainer.eval_every=0", "trainer.time_budget_s=5"]),
+              str(tmp_path / "b"), data=data)
+    metrics = train(make_cfg(["trainer.epochs=1", "trainer.eval_every=0"]),
+                    str(tmp_path / "c"), data=data)
+    assert metrics["status"] == "completed" and metrics["steps"] > 0
+
+
 def test_test_metrics_come_from_best_validation_epoch(tmp_path):
     metrics = train(make_cfg(["trainer.epochs=3", "model.lr=0.05"]), out_dir=str(tmp_path))
     rows = list(csv.DictReader(open(tmp_path / "epochs.csv")))
