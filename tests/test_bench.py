@@ -192,3 +192,19 @@ def test_roofline_counts_a_lean_step_from_its_shapes(tmp_path):
     assert "no matrix product" in roofline(0, 1e4, 256, 50.0)
     assert roofline(2e9, 256.0, 256, 40.0).startswith("2.00 GFLOP a step, 2.0 GFLOP/s = 5%")
     assert mm_peak(torch.device("cpu"), "fp32", n=256, reps=2) > 0
+
+
+@pytest.mark.slow
+def test_ddp_shared_draw_script_times_both_choices_on_each_rank():
+    """benchmarks/ddp_shared_draw.py under torchrun (gloo, 2 CPU ranks): each rank reports
+    its own shared batch and a broadcast of the K ids."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "benchmarks/ddp_shared_draw.py", "--steps", "5", "--data", "synthetic",
+           "--num-neg", "32"]
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180,
+                         env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
+    import re  # the two ranks write to one pipe: their lines may run together
+    found = re.findall(r"rank (\d)/2 \(cpu, synthetic, batch 256, K 32, 5 steps\): own shared "
+                       r"batch [\d.]+ ms median; broadcast of K ids [\d.]+ ms median", res.stdout)
+    assert sorted(found) == ["0", "1"], res.stdout
