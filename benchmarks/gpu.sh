@@ -6,7 +6,8 @@
 #
 # The seed configuration (CLCRec, num_neg 512, data=synthetic_seed: 55k users x 6k items) at
 # batch 256, 1024 and 4096, fp32 and amp, loader=baseline (the seed's step) and loader=fast
-# (the lean step); then the lean step compiled with CUDA graphs; then one full-ranking
+# (the lean step); then the lean step compiled with CUDA graphs; then the negative-sampling
+# strategies (per-sample, shared, mixed, in-batch) with each step's roofline; then one full-ranking
 # evaluation of every user against every item; then the time to a quality target of the seed's
 # setup and of the fast path. Prints samples/s and s/epoch, and writes the
 # rows to $OUT/RESULTS.md and $OUT/bench.jsonl (OUT defaults to outputs/bench, git-ignored).
@@ -61,6 +62,17 @@ if [ "$device" = cuda ]; then  # compiles for about a minute each: bounded, and 
       || echo "compiled run at batch $batch did not finish in 150 s: skipped"
   done
 fi
+
+# Negative-sampling strategies (issue 20), CLCRec's lean step at batch 256: per-sample against
+# negatives shared by the batch, each with its roofline (product FLOPs against the mm peak).
+# in_batch has no num_neg, which --tiny sets for every config, so only the full run has it.
+strategies=("sampling.strategy=per_sample" "sampling.strategy=shared" "sampling=mixed")
+if [ -z "$tiny" ]; then strategies+=("sampling=in_batch"); fi
+configs=()
+for s in "${strategies[@]}"; do
+  configs+=("loader=fast model.impl=lean $s trainer.max_steps=$fast trainer.log_every=$(( (fast + 3) / 4 ))")
+done
+"${bench[@]}" train "${opts[@]}" --configs "${configs[@]}" --note "gpu.sh strategies"
 
 "${bench[@]}" eval "${opts[@]}" --note "gpu.sh"
 

@@ -25,7 +25,9 @@ def test_gpu_script_dry_run_on_cpu(tmp_path):
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
     rows = [json.loads(line) for line in open(tmp_path / "bench.jsonl")]
     train = [r for r in rows if r["mode"] == "train"]
-    assert len(train) == 12  # 3 batch sizes x fp32/amp x baseline/fast
+    assert len(train) == 15  # 3 batch sizes x fp32/amp x baseline/fast, then 3 strategies
+    strategies = [r for r in train if "gpu.sh strategies" in r["note"]]
+    assert len(strategies) == 3 and all("GFLOP a step" in r["note"] for r in strategies)
     assert all("samples/s" in r["result"] and "s/epoch" in r["result"] for r in train)
     assert any(r["mode"] == "eval" for r in rows)
     target = [r for r in rows if r["mode"] == "target"]
