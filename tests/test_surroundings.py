@@ -84,6 +84,8 @@ def test_text_the_stream_cannot_encode_still_raises():
 
 def test_sighup_is_an_interrupt_and_an_ignored_signal_stays_ignored():
     previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)  # as nohup does for SIGHUP
+    # the suite itself may run under nohup, which ignores SIGHUP: this test needs it live
+    hup = signal.signal(signal.SIGHUP, signal.SIG_DFL)
     try:
         with InterruptFlag() as stop:
             assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
@@ -94,6 +96,7 @@ def test_sighup_is_an_interrupt_and_an_ignored_signal_stays_ignored():
                 signal.raise_signal(signal.SIGHUP)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGHUP, hup)
 
 
 def test_closed_stderr_stops_the_run_like_an_interrupt(tmp_path, monkeypatch, caplog):
