@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 
 # Idle OpenMP threads sleep instead of spinning: on a shared 2-core machine a spinning thread
 # waiting for a descheduled sibling slows a run many times over. Set before torch loads.
@@ -13,6 +14,13 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 import graphrec.config  # noqa: F401  (registers the schemas)
+
+# A suite started in the background by a shell without job control (`cmd &` in a script)
+# inherits SIGINT ignored, and so would every process the tests start: the Ctrl-C tests
+# (serve, sweeps, closed pipes) need it live. A handler, unlike SIG_IGN, is reset to the
+# default in a child at exec, so Python installs its own there again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
