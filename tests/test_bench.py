@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -206,7 +207,7 @@ def test_ddp_shared_draw_script_times_both_choices_on_each_rank():
     res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180,
                          env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-2000:]
-    import re  # the two ranks write to one pipe: their lines may run together
+    # the two ranks write to one pipe: their lines may run together
     found = re.findall(r"rank (\d)/2 \(cpu, synthetic, batch 256, K 32, 5 steps\): own shared "
                        r"batch [\d.]+ ms median; broadcast of K ids [\d.]+ ms median", res.stdout)
     assert sorted(found) == ["0", "1"], res.stdout

@@ -12,6 +12,9 @@ import time
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from ..config import resolve_impl
+from .harness import train_run
+
 
 def _addmm_(self_shape, a, b, *args, out_shape=None, **kwargs) -> int:
     return 2 * a[0] * a[1] * b[1]
@@ -24,10 +27,6 @@ def _baddbmm_(self_shape, a, b, *args, out_shape=None, **kwargs) -> int:
 # in-place products torch's table leaves out (the lean steps' backward accumulates with them);
 # FlopCounterMode passes each argument's shape
 IN_PLACE = {torch.ops.aten.addmm_: _addmm_, torch.ops.aten.baddbmm_: _baddbmm_}
-
-from ..config import resolve_impl
-from .harness import train_run
-
 DTYPES = {"fp32": torch.float32, "tf32": torch.float32, "amp": torch.bfloat16,
           "amp_fp16": torch.float16}
 

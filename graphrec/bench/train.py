@@ -47,9 +47,8 @@ def run(h):
     for c, v in runs.items():
         med = statistics.median(s for s, _ in v)
         epoch_s = v[-1][1] / max(med, 1e-9)
-        note = ""
-        cfg = h.cfg(c, extra)
-        if not a.no_roofline and applies(cfg):
+        note, cfg = "", None if a.no_roofline else h.cfg(c, extra)
+        if cfg is not None and applies(cfg):
             mode = cfg.precision.mode
             if mode not in peaks:
                 peaks[mode] = mm_peak(resolve_device(cfg.trainer.device), mode)
