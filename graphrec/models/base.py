@@ -59,6 +59,9 @@ class Recommender(nn.Module):
     :meth:`lean_shared_loss` (one product against the shared rows) runs."""
 
     impl: str = "reference"
+    # Set by the trainer for optimizer=lazy_adam (models whose spec says row_grads): the lean
+    # step's table gathers then give sparse gradients of the touched rows (:mod:`.rows`).
+    row_grads: bool = False
 
     def loss(self, users: torch.Tensor, items) -> Loss:
         if isinstance(items, SharedNegatives):  # lean always pays: it reads U <= B + K rows

@@ -34,6 +34,7 @@ from .base import Recommender, Representations, init_table
 from .features import FeatureInput
 from .graph import NormalizedGraph
 from .losses import seed_contrastive, softmax_ce
+from .rows import gather_rows
 from .scores import gather_scores, shared_scores
 
 
@@ -151,7 +152,7 @@ class CLCRec(Recommender, FeatureInput):
         b, m = items.shape
         # One gather of the batch's users and every item: one dense gradient for the table.
         rows_of = torch.cat([users, self.item_ids])
-        emb = self.id_table().index_select(0, rows_of)
+        emb = gather_rows(self.id_table(), rows_of, self.row_grads)  # (row_grads: no graph)
         user_emb, item_emb = emb[:b], emb[b:]
         flat = items.reshape(-1)  # index_select: several times faster than [] indexing on CPU
         rows = self.row_of_item.index_select(0, flat).view(b, m)
@@ -203,7 +204,7 @@ class CLCRec(Recommender, FeatureInput):
         b, k = len(users), len(shared.neg)
         items = shared.items
         rows_of = torch.cat([users, items + self.n_users])  # one gather: one gradient
-        emb = self.id_table().index_select(0, rows_of)
+        emb = gather_rows(self.id_table(), rows_of, self.row_grads)
         user_emb, item_emb = emb[:b], emb[b:]  # [B, d], [U, d]
         feature = self.encoder(rows=self.row_of_item.index_select(0, items))  # [U, d]
 

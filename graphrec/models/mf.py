@@ -6,6 +6,7 @@ from torch import nn
 
 from .base import Recommender, Representations, init_table
 from .losses import mean_sq_rows, ranking_loss
+from .rows import gather_rows
 from .scores import gather_scores, gathered_bpr, shared_scores
 
 
@@ -22,27 +23,34 @@ class MF(Recommender):
 
     def lean_loss(self, users, items):
         user_t, item_t = self.tables()
+        sparse = self.row_grads  # the tables' gradients as their touched rows (.rows)
         if items.shape[1] == 2:  # BPR: one node for gather, score, loss and backward
-            rank = gathered_bpr(user_t, item_t, users, items)
+            rank = gathered_bpr(user_t, item_t, users, items, sparse)
         else:
-            rank = ranking_loss(gather_scores(user_t.index_select(0, users), item_t, items),
-                                self.temp)
+            rank = ranking_loss(gather_scores(gather_rows(user_t, users, sparse), item_t, items,
+                                              sparse=sparse), self.temp)
         if not self.reg_weight:  # no L2 term (RecBole's BPR): nothing to compute
             return rank, {"rank": rank, "reg": torch.zeros((), device=rank.device)}
-        reg = self.reg_weight * (mean_sq_rows(self.user_emb, users)
-                                 + mean_sq_rows(self.item_emb, items)) / 2
+        reg = self.reg_weight * (mean_sq_rows(self.user_emb, users, sparse)
+                                 + mean_sq_rows(self.item_emb, items, sparse)) / 2
         return rank + reg, {"rank": rank, "reg": reg}
 
     def lean_shared_loss(self, users, shared):
         """Negatives shared by the batch: the ``U`` drawn rows gathered once, one product."""
         user_t, item_t = self.tables()
-        rows = item_t.index_select(0, shared.items)
-        pos, neg = shared_scores(user_t.index_select(0, users), rows, shared.pos, shared.neg)
+        sparse = self.row_grads
+        u = gather_rows(user_t, users, sparse)
+        rows = gather_rows(item_t, shared.items, sparse)
+        pos, neg = shared_scores(u, rows, shared.pos, shared.neg)
         rank = shared.lean_loss(pos, neg, self.temp)
         if not self.reg_weight:
             return rank, {"rank": rank, "reg": torch.zeros((), device=rank.device)}
-        item_sq = shared.slot_mean(self.item_emb.index_select(0, shared.items).pow(2).sum(1))
-        reg = self.reg_weight * (mean_sq_rows(self.user_emb, users) + item_sq) / 2
+        if sparse:  # the rows already gathered: no second gradient of each table
+            item_sq, user_sq = shared.slot_mean(rows.pow(2).sum(1)), u.pow(2).sum(1).mean()
+        else:
+            item_sq = shared.slot_mean(self.item_emb.index_select(0, shared.items).pow(2).sum(1))
+            user_sq = mean_sq_rows(self.user_emb, users)
+        reg = self.reg_weight * (user_sq + item_sq) / 2
         return rank + reg, {"rank": rank, "reg": reg}
 
     def reference_loss(self, users, items, shared=None):

@@ -13,6 +13,8 @@ from typing import Optional
 
 import torch
 
+from .rows import gather_rows, row_grad
+
 _BLOCK_ELEMS = 2**19  # per block of rows: [rows, n] scores, ~1-2 MB, fits L2
 # Gather rows only for tables more than this many times the columns: below it, the blocked
 # product is faster on CPU (B 2048, d 64: n 1682 and M 65, 41 vs 105-136 ms forward and
@@ -51,22 +53,28 @@ class _BlockScores(torch.autograd.Function):
 
 
 def gather_scores(query: torch.Tensor, table: torch.Tensor, cols: torch.Tensor,
-                  table_weight: Optional[torch.Tensor] = None) -> torch.Tensor:
+                  table_weight: Optional[torch.Tensor] = None,
+                  sparse: bool = False) -> torch.Tensor:
     """``[B, M]`` scores of ``query [B, d]`` against ``table [n, d]`` rows ``cols [B, M]``.
 
     ``table_weight [B, M]`` (optional) scales each slot's gradient to the table, not the one
     to the query. Tables of more than ``64 * M`` rows (CPU; ``16 * M`` elsewhere) are read
-    by gathering rows instead."""
+    by gathering rows instead, as they are whatever the size with ``sparse`` (the table's
+    gradient is then a sparse tensor of the gathered rows: :mod:`.rows`)."""
     device = query.device.type
+    if sparse and table_weight is not None:
+        raise ValueError("gather_scores: table_weight has no sparse form")
     if torch.is_autocast_enabled(device):  # what autocast does to the product, done up front
         dtype = torch.get_autocast_dtype(device)
-        query, table = query.to(dtype), table.to(dtype)
-    if table_weight is None and \
+        # (the gathered rows only, for sparse: a cast of the whole table is a dense pass)
+        query, table = query.to(dtype), table if sparse else table.to(dtype)
+    if sparse or table_weight is None and \
             table.shape[0] > _GATHER_RATIO.get(device, 16) * cols.shape[1]:
         # index_select: its backward is an index_add, far cheaper on CPU than the
         # index_put that advanced indexing's backward is. Few columns: a product and a sum
         # (torch.bmm of 2048 [M, d] x [d, 1] products takes 5x longer at M = 2).
-        rows = table.index_select(0, cols.reshape(-1)).view(*cols.shape, table.shape[1])
+        rows = gather_rows(table, cols.reshape(-1), sparse).to(query.dtype)
+        rows = rows.view(*cols.shape, table.shape[1])
         if cols.shape[1] <= 32:
             return (rows * query.unsqueeze(1)).sum(-1)
         return torch.bmm(rows, query.unsqueeze(2)).squeeze(2)
@@ -81,13 +89,14 @@ class _GatheredBPR(torch.autograd.Function):
     parallel region on CPU, whose thread wake-ups dominate at 1 negative)."""
 
     @staticmethod
-    def forward(ctx, user_t, item_t, users, items):
+    def forward(ctx, user_t, item_t, users, items, sparse):
         u = user_t.index_select(0, users)
         rows = item_t.index_select(0, items.reshape(-1)).view(len(users), 2, -1)
         diff = rows[:, 0] - rows[:, 1]
         x = (u * diff).sum(1)
         ctx.save_for_backward(u, diff, x, users, items)
         ctx.tables = (user_t.shape, user_t.dtype, item_t.shape, item_t.dtype)
+        ctx.sparse = sparse
         return -torch.nn.functional.logsigmoid(x).mean()
 
     @staticmethod
@@ -97,21 +106,29 @@ class _GatheredBPR(torch.autograd.Function):
         # d/dx -log sigmoid(x) = sigmoid(x) - 1, averaged over the batch
         w = torch.sigmoid(x).sub_(1).mul_(grad / len(x)).unsqueeze(1)
         grad_u = grad_i = None
+        if ctx.sparse:  # the touched rows only (:mod:`.rows`)
+            if ctx.needs_input_grad[0]:
+                grad_u = row_grad(users, diff * w, u_shape, u_dtype)
+            if ctx.needs_input_grad[1]:
+                g = u * w
+                grad_i = row_grad(items.T.reshape(-1), torch.cat([g, -g]), i_shape, i_dtype)
+            return grad_u, grad_i, None, None, None
         if ctx.needs_input_grad[0]:
             grad_u = u.new_zeros(u_shape, dtype=u_dtype).index_add_(0, users, diff * w)
         if ctx.needs_input_grad[1]:
             g = u * w
             grad_i = u.new_zeros(i_shape, dtype=i_dtype).index_add_(0, items[:, 0], g)
             grad_i.index_add_(0, items[:, 1], g, alpha=-1)
-        return grad_u, grad_i, None, None
+        return grad_u, grad_i, None, None, None
 
 
 def gathered_bpr(user_t: torch.Tensor, item_t: torch.Tensor, users: torch.Tensor,
-                 items: torch.Tensor) -> torch.Tensor:
+                 items: torch.Tensor, sparse: bool = False) -> torch.Tensor:
     """``bpr(gather_scores(user_t[users], item_t, items))`` for ``items [B, 2]`` (positive,
     negative) in one autograd node (:class:`_GatheredBPR`): the same loss and gradients, in
-    fp32 whatever autocast says (BPR's products are ``[B, d]``: nothing to gain in bf16)."""
-    return _GatheredBPR.apply(user_t.float(), item_t.float(), users, items)
+    fp32 whatever autocast says (BPR's products are ``[B, d]``: nothing to gain in bf16);
+    with ``sparse``, the tables' gradients hold only the touched rows."""
+    return _GatheredBPR.apply(user_t.float(), item_t.float(), users, items, sparse)
 
 
 class _SharedScores(torch.autograd.Function):

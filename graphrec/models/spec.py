@@ -23,7 +23,9 @@ class ModelSpec:
     ``build(model cfg, data, impl)`` returns the model (a :class:`~.base.Recommender`);
     ``features``: it reads item features (the data must have some); ``ranges``: its own keys'
     valid values (the shared keys' are :data:`COMMON_RANGES`); ``impls``: the forms it has
-    (a ``lean`` request for a model without one runs, and is recorded as, ``reference``)."""
+    (a ``lean`` request for a model without one runs, and is recorded as, ``reference``);
+    ``row_grads``: its lean step can give its tables sparse gradients of the rows it
+    gathers (:mod:`.rows`), which ``optimizer=lazy_adam`` needs."""
 
     name: str
     schema: type
@@ -31,6 +33,7 @@ class ModelSpec:
     features: bool = False
     ranges: Ranges = field(default_factory=dict)
     impls: Tuple[str, ...] = ("reference", "lean")
+    row_grads: bool = False
 
 
 # One schema per model: shared keys on the base, each model's own keys on its class only, so

@@ -30,9 +30,11 @@ def build(m, data, impl):
         **common(m, impl))
 
 
-SPEC = ModelSpec("clcrec", ClcrecModel, build, features=True, ranges={
+RANGES = {
     "num_sample": (lambda v: 0.0 <= v <= 1.0, "a float in [0, 1]"),
     "lr_lambda": (lambda v: 0.0 <= v <= 1.0, "a float in [0, 1]"),
     "encoder_hidden": (lambda v: v > 0, "an integer > 0"),
     "graph_layers": (lambda v: v >= 0, "an integer >= 0 (0 = no graph encoder)"),
-})
+}
+# row_grads: the id table, gathered once a step (graph_layers=0 only: config checks it)
+SPEC = ModelSpec("clcrec", ClcrecModel, build, features=True, row_grads=True, ranges=RANGES)

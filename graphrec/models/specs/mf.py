@@ -17,4 +17,4 @@ def build(m, data, impl):
     return MF(data.n_users, data.n_items, temp_value=m.temp_value, **common(m, impl))
 
 
-SPEC = ModelSpec("mf", MfModel, build)
+SPEC = ModelSpec("mf", MfModel, build, row_grads=True)
