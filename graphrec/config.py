@@ -19,7 +19,7 @@ from omegaconf.errors import InterpolationResolutionError
 from .errors import ConfigError
 # One schema per model, in its light spec (graphrec/models/specs/NAME.py) with its builder,
 # key ranges and whether it reads item features; no torch is imported.
-from .models.registry import FEATURE_MODELS, MODEL_RANGES, MODEL_SCHEMAS  # noqa: F401
+from .models.registry import FEATURE_MODELS, MODEL_RANGES, MODEL_SCHEMAS, SPECS  # noqa: F401
 from .models.spec import NO_FEATURES
 
 
@@ -169,8 +169,13 @@ class AdagradOptimizer(OptimizerBase):
     initial_accumulator_value: float = 0.0
 
 
+@dataclass
+class LazyAdamOptimizer(AdamOptimizer):
+    name: str = "lazy_adam"
+
+
 OPTIMIZER_SCHEMAS = {"adam": AdamOptimizer, "adamw": AdamwOptimizer, "sgd": SgdOptimizer,
-                     "adagrad": AdagradOptimizer}
+                     "adagrad": AdagradOptimizer, "lazy_adam": LazyAdamOptimizer}
 
 
 @dataclass
@@ -537,6 +542,8 @@ def _validate_optim(cfg) -> None:
         value = OmegaConf.select(cfg, key)
         if value is not None:
             _require(ok(list(value) if key.endswith("betas") else value), key, value, allowed)
+    if OmegaConf.select(cfg, "optimizer.name") == "lazy_adam":
+        _validate_lazy(cfg)
     if OmegaConf.select(cfg, "optimizer.nesterov"):
         _require(cfg.optimizer.momentum > 0, "optimizer.nesterov", True,
                  "false while optimizer.momentum is 0 (Nesterov needs momentum)")
@@ -545,6 +552,27 @@ def _validate_optim(cfg) -> None:
     if total:
         _require(warmup < total, "scheduler.warmup_steps", warmup,
                  f"an integer below scheduler.total_steps={total}")
+
+
+def _validate_lazy(cfg) -> None:
+    """lazy_adam updates the rows of sparse gradients: only lean steps of models that gather
+    their tables row by row give them (elsewhere it would silently be Adam)."""
+    spec = SPECS.get(cfg.model.name)
+    rows = [name for name, s in SPECS.items() if s.row_grads]
+    if spec is None or not spec.row_grads:
+        raise ConfigError(f"optimizer=lazy_adam is invalid with model={cfg.model.name}: its "
+                          "tables' gradients are dense (a graph model propagates the whole "
+                          f"table), so every row moves each step (allowed models: "
+                          f"{'|'.join(rows)}; or optimizer=adam)")
+    if OmegaConf.select(cfg, "model.graph_layers"):
+        raise ConfigError(f"optimizer=lazy_adam is invalid with model.graph_layers="
+                          f"{cfg.model.graph_layers}: the propagated id table's gradient is "
+                          "dense (allowed: model.graph_layers=0; or optimizer=adam)")
+    if resolve_impl(cfg) != "lean":
+        raise ConfigError("optimizer=lazy_adam is invalid with the reference step "
+                          f"(model.impl={cfg.model.impl}, loader={cfg.loader.kind}): only the "
+                          "lean step gives row gradients (allowed: model.impl=lean or auto "
+                          "with loader=fast)")
 
 
 def _validate_clock(cfg) -> None:

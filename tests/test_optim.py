@@ -14,11 +14,13 @@ from hydra_plugins.hydra_optuna_sweeper._impl import create_params_from_override
 from graphrec.config import ConfigError, validate
 from graphrec.reporting.loggers import CsvLogger
 from graphrec.training import optim, train
+from graphrec.training.lazy_adam import LazyAdam
 from conftest import CONF, ROOT, make_cfg
 
 OPTIMIZERS = sorted(p.stem for p in (CONF / "optimizer").glob("*.yaml"))
 TORCH_CLASS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
-               "adagrad": torch.optim.Adagrad}
+               "adagrad": torch.optim.Adagrad, "lazy_adam": LazyAdam}
+NEEDS = {"lazy_adam": ["model=mf"]}  # the options an optimizer needs to validate
 
 
 def test_every_optimizer_has_a_test():
@@ -28,7 +30,7 @@ def test_every_optimizer_has_a_test():
 @pytest.mark.parametrize("impl", ["lean", "reference"])
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_each_optimizer_builds_and_steps(name, impl):
-    cfg = make_cfg([f"optimizer={name}"])
+    cfg = make_cfg([f"optimizer={name}"] + NEEDS.get(name, []))
     validate(cfg)
     w = torch.nn.Parameter(torch.ones(4, 3))
     opt = optim.make_optimizer([w], 0.1, impl, cfg)

@@ -90,8 +90,18 @@ class Run:
         self.due_at_end = False
         self.clock = Clock()
         self.impl = resolve_impl(cfg)
-        self.model = accel.prepare(build_model(cfg.model, data, self.impl).to(device), cfg,
-                                   device)
+        model = build_model(cfg.model, data, self.impl).to(device)
+        model.row_grads = optim.row_grads(cfg)  # lazy_adam: sparse gradients of the rows
+        if model.row_grads and world.size > 1:
+            raise ConfigError("optimizer=lazy_adam is invalid with more than one process: "
+                              "DDP would all-reduce its sparse gradients densely (allowed: "
+                              "optimizer=adam under torchrun)")
+        if model.row_grads and OmegaConf.select(cfg, "sampling.strategy",
+                                                default="per_sample") == "per_sample":
+            log.warning("optimizer=lazy_adam with per-sample negatives: every step coalesces "
+                        "its B x (1 + num_neg) gathered rows; on a small catalogue adam is "
+                        "faster (MF 8.5x at the seed's shape); it pays with shared ones")
+        self.model = accel.prepare(model, cfg, device)
         self.step_model = distributed.wrap(self.model, world, device)
         self.sampler = build_sampler(data, cfg, device, rank=world.rank, world=world.size)
         self.precision = Precision(cfg.precision.mode, device)

@@ -15,13 +15,14 @@ import torch
 from omegaconf import OmegaConf
 
 from ..errors import ConfigError
+from .lazy_adam import LazyAdam
 
 log = logging.getLogger(__name__)
 
 # The lean step fuses these (one pass over each tensor instead of about ten: 55 -> 8 ms per
 # step at the seed's 62k x 64 table on CPU, for Adam); the seed's step keeps torch's default.
 # Adagrad's fused kernel is CPU-only, so it keeps the default everywhere.
-FUSED = ("adam", "adamw", "sgd")
+FUSED = ("adam", "adamw", "sgd", "lazy_adam")
 
 
 def _group(cfg, name: str):
@@ -33,15 +34,16 @@ def make_optimizer(params, lr: float, impl: str, cfg) -> torch.optim.Optimizer:
     keys = _group(cfg, "optimizer")
     name = keys.pop("name", "adam")
     fused = {"fused": True if impl == "lean" else None} if name in FUSED else {}
-    if name in ("adam", "adamw"):
+    if name in ("adam", "adamw", "lazy_adam"):
         keys["betas"] = tuple(keys.get("betas", (0.9, 0.999)))
-        cls = torch.optim.Adam if name == "adam" else torch.optim.AdamW
+        cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "lazy_adam": LazyAdam}[name]
     elif name == "sgd":
         cls = torch.optim.SGD
     elif name == "adagrad":
         cls = torch.optim.Adagrad
     else:
-        raise ConfigError(f"optimizer.name={name!r} is invalid: allowed adam|adamw|sgd|adagrad")
+        raise ConfigError(f"optimizer.name={name!r} is invalid: allowed "
+                          "adam|adamw|sgd|adagrad|lazy_adam")
     return cls(params, lr=lr, **keys, **fused)
 
 
@@ -85,6 +87,11 @@ def make_scheduler(optimizer, cfg, steps_per_epoch: int) -> Optional[object]:
                     "reaches model.lr nor decays", keys["warmup_steps"], total)
     shape = WarmupDecay(name.split("_")[1], keys["warmup_steps"], total, keys["min_lr_ratio"])
     return torch.optim.lr_scheduler.LambdaLR(optimizer, shape)
+
+
+def row_grads(cfg) -> bool:
+    """Whether the model's lean step should give its tables row (sparse) gradients."""
+    return OmegaConf.select(cfg, "optimizer.name") == "lazy_adam"
 
 
 def names(cfg) -> dict:
