@@ -561,9 +561,9 @@ def _validate_lazy(cfg) -> None:
     rows = [name for name, s in SPECS.items() if s.row_grads]
     if spec is None or not spec.row_grads:
         raise ConfigError(f"optimizer=lazy_adam is invalid with model={cfg.model.name}: its "
-                          "tables' gradients are dense (a graph model propagates the whole "
-                          f"table), so every row moves each step (allowed models: "
-                          f"{'|'.join(rows)}; or optimizer=adam)")
+                          "step has no row-gradient form (its tables' gradients are dense, so "
+                          f"every row would move each step) (allowed models: {'|'.join(rows)}; "
+                          "or optimizer=adam)")
     if OmegaConf.select(cfg, "model.graph_layers"):
         raise ConfigError(f"optimizer=lazy_adam is invalid with model.graph_layers="
                           f"{cfg.model.graph_layers}: the propagated id table's gradient is "

@@ -10,7 +10,9 @@ where ``adam`` is: with every row touched each step, lazy_adam is Adam.
 What it saves: Adam's seven passes over each whole table (read parameter, gradient and both
 moments, write three) and the dense gradient's buffer, for a pass over the touched rows.
 What it changes: an untouched row does not drift on its old momentum, and the bias
-correction counts every step, not the row's own (as SparseAdam).
+correction counts every step, not the row's own (as SparseAdam). On a GPU, coalescing
+a gradient (and reading a device-side step count) syncs with the host once per table a step:
+not measured there yet.
 """
 from __future__ import annotations
 
