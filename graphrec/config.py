@@ -339,13 +339,15 @@ def _require(ok: bool, key: str, value, allowed: str) -> None:
 
 def unwritable_reason(path) -> Optional[str]:
     """Why ``path`` cannot hold output (a short reason), or None when it can: creates the
-    folder and a probe file, since permission bits alone mislead (root, read-only mounts)."""
+    folder and a probe file, since permission bits alone mislead (root, read-only mounts).
+    The probe's name carries the pid: DDP ranks probe one folder at once, and a shared name
+    let one rank delete the other's probe before that rank did (a spurious ENOENT)."""
     from pathlib import Path
 
     path = Path(path)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".graphrec-write-test"
+        probe = path / f".graphrec-write-test-{os.getpid()}"
         probe.write_text("")
         probe.unlink()
     except OSError as exc:

@@ -247,3 +247,35 @@ def test_train_config_typos_exit_2_with_hydras_hint(override, words):
                          text=True, timeout=120, env=env)
     assert res.returncode == 2, res.stderr[-2000:]
     assert words in res.stderr and "Traceback" not in res.stderr
+
+
+_PROBE_LOOP = """
+import sys
+from graphrec.config import unwritable_reason
+for _ in range(300):
+    reason = unwritable_reason(sys.argv[1])
+    if reason is not None:
+        sys.exit(reason)
+"""
+
+
+def test_two_processes_probe_one_folder_at_once(tmp_path):
+    # DDP ranks check one run folder together; a shared probe name let one rank delete the
+    # other's probe first, and a clean CI run failed on "No such file or directory".
+    procs = [subprocess.Popen([sys.executable, "-c", _PROBE_LOOP, str(tmp_path)], cwd=ROOT,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], errors
+    assert not list(tmp_path.iterdir())  # every probe removed
+
+
+def test_cache_dir_off_probes_nothing(tmp_path, monkeypatch):
+    # data.cache_dir='' means no cache: no folder is made or probed (it used to probe the cwd)
+    probed = []
+    from graphrec.training import loop
+    monkeypatch.setattr(loop, "require_writable",
+                        lambda p, key: probed.append(key) or None)
+    monkeypatch.setattr(loop, "_train", lambda *a, **k: {})
+    cfg = make_cfg(["data=synthetic_seed", "data.cache_dir="])
+    loop.train(cfg, out_dir=str(tmp_path))
+    assert "data.cache_dir" not in probed and "hydra.run.dir" in probed

@@ -594,7 +594,7 @@ def train(cfg, out_dir: Optional[str] = None, data=None, report=None) -> dict:
         raise ConfigError(f"trainer.resume={resume!r} is invalid: no last.pt there "
                           "(allowed: a run folder left by an interrupted or killed run)")
     require_writable(out, "trainer.resume" if resume else "hydra.run.dir")
-    if "cache_dir" in cfg.data:
+    if cfg.data.get("cache_dir"):  # '' is off: nothing is written
         require_writable(cfg.data.cache_dir, "data.cache_dir")
     world, device = distributed.setup(cfg.trainer.device)
     try:
