@@ -230,6 +230,7 @@ class TrainerConfig:
     compile: bool = False
     cuda_graphs: bool = False
     threads: int = 0
+    step_threads: Union[int, str] = "auto"
     fail_after_steps: int = 0
     fail_kind: str = "error"
     resume: Optional[str] = None
@@ -433,6 +434,9 @@ def validate(cfg) -> None:
     nw = cfg.loader.num_workers
     _require(nw == "auto" or (isinstance(nw, int) and nw >= 0), "loader.num_workers", nw,
              "an integer >= 0 or 'auto'")
+    st = cfg.trainer.step_threads
+    _require(st == "auto" or (isinstance(st, int) and st >= 0), "trainer.step_threads", st,
+             "an integer >= 0 (0 = trainer.threads) or 'auto'")
     pf = cfg.loader.prefetch_factor
     _require(pf is None or pf > 0, "loader.prefetch_factor", pf, "null or an integer > 0")
     _require(cfg.batch.size > 0, "batch.size", cfg.batch.size, "an integer > 0")

@@ -54,7 +54,7 @@ GROUP_BY = ("model.name", "data.name")         # one table each: other pairs are
 # runs differing only there are repeats. (data.path is not one: two files may share a
 # data.name.) Prefixes: trainer.progress covers progress_every_s too.
 UNSEEN = ("logger.", "trainer.progress", "trainer.log_every", "trainer.fail_kind",
-          "trainer.fail_after_steps", "trainer.resume", "trainer.threads",
+          "trainer.fail_after_steps", "trainer.resume", "trainer.threads", "trainer.step_threads",
           "trainer.checkpoint_every", "trainer.eval_chunk_users", "data.cache_dir",
           "sweep.objective", "hydra.")
 # Runs with nothing to compare (bad input, killed or still running, interrupted): listed

@@ -118,6 +118,7 @@ class RunInfo(_Section):
     sampler: Optional[str] = None
     optimizer: Optional[str] = None
     scheduler: Optional[str] = None
+    step_threads: Optional[int] = None  # CPU threads of the training step (trainer.step_threads)
     extra: dict = field(default_factory=dict)
 
 

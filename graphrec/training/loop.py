@@ -34,7 +34,7 @@ from ..reporting.loggers import Loggers
 from ..reporting.run_record import (Evaluation, Memory, RunInfo, RunRecord, Target,
                                     Throughput)
 from ..sampling import build_sampler, describe, step_slots, strategy
-from . import accel, advice, checkpoint, distributed, optim, progress_bar
+from . import accel, advice, checkpoint, distributed, optim, progress_bar, threads
 from .clock import Clock
 from .cost import Projection
 from .faults import Fault, InterruptFlag
@@ -110,6 +110,8 @@ class Run:
         self.scheduler = optim.make_scheduler(self.optimizer, cfg, len(self.sampler))
         self.impl = self.model.impl_for(step_slots(cfg, world.size))
         self.meter = ThroughputMeter(device)
+        self.threads = torch.get_num_threads()  # the process's: validation keeps them
+        self.step_threads = threads.step_threads(cfg, self.model, device)  # 0: the same
         self.cost = Projection(cfg, len(self.sampler), world.size, world.is_main)  # cost.py
         self.resumed_step = 0  # steps a resumed run had done: the projection counts the rest
         self.fault = Fault(cfg.trainer.fail_after_steps, cfg.trainer.fail_kind,
@@ -224,7 +226,8 @@ class Run:
         self.ckpt_t = time.monotonic()
         while p.epoch < cfg.epochs and self.status == "completed":
             self._epoch_t0 = self.clock.train()
-            self._epoch(stop)
+            with threads.limited(self.step_threads):
+                self._epoch(stop)
             p.epoch_s += self.clock.train() - self._epoch_t0
             self._save_clock()
             if self.status == "interrupted":
@@ -392,7 +395,7 @@ class Run:
         """Validate now, on the clock: best checkpoint, quality target, the sweep's pruner,
         early stopping and the time budget. Writes ``row`` with the metrics."""
         cfg, p = self.cfg.trainer, self.p
-        with self.clock.evaluating():
+        with self.clock.evaluating(), threads.limited(self.threads):
             meter_sync(self.device)  # the steps queued so far are training time
             val = self.world.from_main(
                 _flat_eval(self.model, self.data, "val", self.cfg, self.device)["val"]
@@ -538,7 +541,9 @@ class Run:
                 "num_neg": OmegaConf.select(self.cfg, "sampling.num_neg"),
                 "strategy": strategy(self.cfg), "precision": self.cfg.precision.mode,
                 "lr": self.lr, "sampler": getattr(self.sampler, "method", "dataset"),
-                **optim.names(self.cfg)}),
+                **optim.names(self.cfg),
+                **({"step_threads": self.step_threads or self.threads}
+                   if self.device.type == "cpu" else {})}),
             device=str(self.device), torch_version=torch.__version__,
             stopped_at=(None if self.status == "completed" else
                         {"epoch": p.epoch, "step": p.step,
@@ -619,9 +624,10 @@ def _train(cfg, out: Path, data, world: distributed.World, device: torch.device,
         raise ConfigError(f"batch.size={cfg.batch.size} is invalid with {world.size} processes: "
                           "allowed a multiple of the world size (it is the global batch)")
     run = Run(cfg, out, data, device, world, report)
-    log.info("data %s %s | model %s (%s) | loader %s | batch %d lr %.2g | negatives %s | %s on %s",
+    log.info("data %s %s | model %s (%s) | loader %s | batch %d lr %.2g | negatives %s | %s on %s%s",
              data.name, data.summary(), cfg.model.name, run.impl, cfg.loader.kind,
-             cfg.batch.size, run.lr, describe(cfg), cfg.precision.mode, device)
+             cfg.batch.size, run.lr, describe(cfg), cfg.precision.mode, device,
+             threads.describe(cfg, run.step_threads, run.threads))
     if data.meta.get("features_source") not in (None, "file"):
         log.info("item features: %s", data.meta.get("features_source"))
     if resume:

@@ -20,6 +20,7 @@ from ..errors import ConfigError
 
 # What a resume may set: how the run is watched, placed or kept, not what it computes.
 FREE = ("trainer.resume", "trainer.progress", "trainer.progress_every_s", "trainer.threads",
+        "trainer.step_threads",
         "trainer.log_every", "trainer.checkpoint_every_s", "trainer.checkpoint_every_steps",
         "logger")
 
