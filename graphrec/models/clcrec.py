@@ -186,7 +186,7 @@ class CLCRec(Recommender, FeatureInput):
         s2 = gather_scores(user_emb, both, cols, table_weight=copies.clamp(min=1))
         cl2 = softmax_ce(s2 / self.temp_value)
         if self.graph_layers:  # the regulariser reads the ego rows
-            ego = self.id_embedding.index_select(0, rows_of)
+            ego = gather_rows(self.id_embedding, rows_of)
             user_emb, item_emb = ego[:b], ego[b:]
         item_norms = item_emb.norm(dim=1).index_select(0, flat)
         reg = (user_emb.norm(dim=1).mean() + item_norms.mean()) / 2
@@ -208,7 +208,7 @@ class CLCRec(Recommender, FeatureInput):
         user_emb, item_emb = emb[:b], emb[b:]  # [B, d], [U, d]
         feature = self.encoder(rows=self.row_of_item.index_select(0, items))  # [U, d]
 
-        head_embed = F.normalize(item_emb.index_select(0, shared.pos), dim=1)
+        head_embed = F.normalize(gather_rows(item_emb, shared.pos), dim=1)
         pos, neg = shared_scores(head_embed, F.normalize(feature, dim=1), shared.pos, shared.neg)
         cl1 = shared.lean_loss(pos, neg, self.temp_value, bpr=False)
 
@@ -227,7 +227,7 @@ class CLCRec(Recommender, FeatureInput):
         neg = torch.where(hybrid[:, 1:], f_neg, id_neg)
         cl2 = shared.lean_loss(pos, neg, self.temp_value, bpr=False)
         if self.graph_layers:  # the regulariser reads the ego rows
-            ego = self.id_embedding.index_select(0, rows_of)
+            ego = gather_rows(self.id_embedding, rows_of)
             user_emb, item_emb = ego[:b], ego[b:]
         reg = (user_emb.norm(dim=1).mean() + shared.slot_mean(item_emb.norm(dim=1))) / 2
         return cl1, cl2, reg

@@ -43,6 +43,7 @@ from .base import Recommender, Representations, init_table
 from .losses import ranking_loss
 from .scores import gather_scores, shared_scores
 from .features import FeatureInput
+from .rows import gather_rows
 
 
 def preference_keep(warm: torch.Tensor, rate: float) -> torch.Tensor:
@@ -93,7 +94,7 @@ class DropoutNet(Recommender, FeatureInput):
         """Negatives shared by the batch: the item tower runs over the ``U`` drawn items."""
         keep, u_pref, user_out = self._users(users)
         items = shared.items
-        pref = self.item_pref.index_select(0, items)
+        pref = gather_rows(self.item_pref, items)
         x = self.item_inputs(pref, keep.index_select(0, items),
                              self.step_feat().index_select(0, items))
         item_out = self.item_tower(x).to(user_out.dtype)  # [U, d]

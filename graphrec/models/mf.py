@@ -48,7 +48,7 @@ class MF(Recommender):
         if sparse:  # the rows already gathered: no second gradient of each table
             item_sq, user_sq = shared.slot_mean(rows.pow(2).sum(1)), u.pow(2).sum(1).mean()
         else:
-            item_sq = shared.slot_mean(self.item_emb.index_select(0, shared.items).pow(2).sum(1))
+            item_sq = shared.slot_mean(gather_rows(self.item_emb, shared.items).pow(2).sum(1))
             user_sq = mean_sq_rows(self.user_emb, users)
         reg = self.reg_weight * (user_sq + item_sq) / 2
         return rank + reg, {"rank": rank, "reg": reg}

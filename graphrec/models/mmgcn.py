@@ -50,6 +50,7 @@ from .base import Recommender, Representations, init_table
 from .spec import NO_FEATURES
 from .losses import ranking_loss
 from .scores import gather_scores, shared_scores
+from .rows import gather_rows
 
 
 def graph_adjacency(n_users: int, n_items: int, users: np.ndarray, items: np.ndarray,
@@ -163,10 +164,10 @@ class MMGCN(Recommender):
     def lean_shared_loss(self, users, shared):
         """Negatives shared by the batch: the ``U`` drawn rows of the propagated table."""
         user_t, item_t, ids = self._tables()
-        rows = item_t.index_select(0, shared.items)
+        rows = gather_rows(item_t, shared.items)
         pos, neg = shared_scores(user_t[users], rows, shared.pos, shared.neg)
         item_sq = shared.slot_mean(
-            (ids.index_select(0, shared.items + self.n_users) ** 2).sum(1))
+            (gather_rows(ids, shared.items + self.n_users) ** 2).sum(1))
         return self._total(users, ids, shared.lean_loss(pos, neg, self.temp), item_sq)
 
     def reference_loss(self, users, items, shared=None):

@@ -13,7 +13,7 @@ from typing import Optional
 
 import torch
 
-from .rows import gather_rows, row_grad
+from .rows import gather_rows, index_add, row_grad
 
 _BLOCK_ELEMS = 2**19  # per block of rows: [rows, n] scores, ~1-2 MB, fits L2
 # Gather rows only for tables more than this many times the columns: below it, the blocked
@@ -114,11 +114,11 @@ class _GatheredBPR(torch.autograd.Function):
                 grad_i = row_grad(items.T.reshape(-1), torch.cat([g, -g]), i_shape, i_dtype)
             return grad_u, grad_i, None, None, None
         if ctx.needs_input_grad[0]:
-            grad_u = u.new_zeros(u_shape, dtype=u_dtype).index_add_(0, users, diff * w)
+            grad_u = index_add(u.new_zeros(u_shape, dtype=u_dtype), users, diff * w)
         if ctx.needs_input_grad[1]:
             g = u * w
-            grad_i = u.new_zeros(i_shape, dtype=i_dtype).index_add_(0, items[:, 0], g)
-            grad_i.index_add_(0, items[:, 1], g, alpha=-1)
+            grad_i = index_add(u.new_zeros(i_shape, dtype=i_dtype), items[:, 0], g)
+            index_add(grad_i, items[:, 1], g, alpha=-1)
         return grad_u, grad_i, None, None, None
 
 
@@ -163,8 +163,8 @@ class _SharedScores(torch.autograd.Function):
             if w_pos is not None:
                 g_pos, g_neg = g_pos * w_pos, g_neg * w_neg
             grad_r = query.new_zeros(ctx.shape)
-            grad_r.index_add_(0, pos, g_pos.unsqueeze(1) * query)
-            grad_r.index_add_(0, neg, g_neg.T @ query)
+            index_add(grad_r, pos, g_pos.unsqueeze(1) * query)
+            index_add(grad_r, neg, g_neg.T @ query)
             grad_r = grad_r.to(ctx.dtypes[1])
         return grad_q, grad_r, None, None, None, None
 

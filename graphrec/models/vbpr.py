@@ -39,6 +39,7 @@ from .base import Recommender, Representations, init_table
 from .features import FeatureInput
 from .losses import ranking_loss
 from .scores import gather_scores, shared_scores
+from .rows import gather_rows
 
 
 class VBPR(Recommender, FeatureInput):
@@ -92,7 +93,7 @@ class VBPR(Recommender, FeatureInput):
         q = self.user_emb[users]  # [B, 2d]
         items = shared.items
         warm = self.warm.index_select(0, items)
-        gamma = self.item_emb.index_select(0, items) * warm.unsqueeze(1)
+        gamma = gather_rows(self.item_emb, items) * warm.unsqueeze(1)
         feat = self.step_feat().index_select(0, items)
         table = torch.cat([gamma, self.proj(feat).to(gamma.dtype)], dim=1)  # [U, 2d]
         bias = (feat @ self.visual_bias.to(feat.dtype)).to(gamma.dtype)
