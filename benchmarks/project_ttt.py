@@ -7,7 +7,9 @@ row's samples/s (from ``python -m graphrec.bench train``, alternating rounds in 
 
 ``--row NAME RUNS INDEX``: RUNS holds the row's seeds (one run folder each, trained with the
 row's maths on any loader that draws the same way); INDEX is the row's configuration in the
-bench run (1-based, in --configs order). The first row is the base of the speed-ups.
+bench run (1-based, in --configs order), or ``@N`` for a samples/s figure quoted from
+elsewhere (the seed user's 3,464 on a GPU, say: one figure, so no spread of its own). The
+first row is the base of the speed-ups.
 
 Projected time to target = samples to target / samples/s (training only: the validations are
 left out, ~0.1 s each here against ~10 s an epoch). The speed-up's 95 % interval is on the
@@ -32,7 +34,16 @@ from graphrec.reporting.stats import t_interval  # noqa: E402
 
 
 def seeds(folder: Path) -> list:
-    return sorted(p.parent for p in folder.glob("*/epochs.csv"))
+    """The run folders under folder, less those stopped part-way (status "interrupted":
+    their curve may not have reached the target yet; resumed, they count)."""
+    runs, left = [], []
+    for run in sorted(p.parent for p in folder.glob("*/epochs.csv")):
+        m = run / "metrics.json"
+        status = json.loads(m.read_text()).get("status") if m.exists() else None
+        (left if status == "interrupted" else runs).append(run)
+    for run in left:
+        print(f"left out (interrupted; resume it to count it): {run}", file=sys.stderr)
+    return runs
 
 
 def to_target(run: Path, col: str, target: float) -> tuple:
@@ -52,6 +63,14 @@ def bench_rows(path: Path) -> list:
     rows = [r for r in rows if r.get("mode") == "train"]
     last = rows[-1]["date"] if rows else None
     return [r for r in rows if r["date"] == last]
+
+
+def quoted(index: str) -> dict:
+    """A bench row stand-in for ``@N``: N samples/s measured elsewhere, one figure."""
+    value = float(index[1:].replace(",", ""))
+    if not value > 0:
+        raise SystemExit(f"--row INDEX {index!r}: a quoted samples/s must be > 0")
+    return {"values": [value], "configuration": f"quoted {value:g} samples/s"}
 
 
 def log_stats(x) -> tuple:
@@ -82,24 +101,27 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--target", type=float, required=True)
     p.add_argument("--metric", default="recall@20", help="validation metric@K")
-    p.add_argument("--bench", type=Path, required=True, help="bench.jsonl of a train bench")
+    p.add_argument("--bench", type=Path, help="bench.jsonl of a train bench (for INDEX numbers)")
     p.add_argument("--row", nargs=3, action="append", metavar=("NAME", "RUNS", "INDEX"),
                    required=True)
     a = p.parse_args(argv)
-    speeds = bench_rows(a.bench)
+    speeds = bench_rows(a.bench) if a.bench else []
+    if not speeds and any(not i.startswith("@") for _, _, i in a.row):
+        p.error("an INDEX number needs --bench with a train bench run in it")
     col = f"val_{a.metric}"
     rows = []
     for name, folder, index in a.row:
         runs = seeds(Path(folder))
         got = [to_target(r, col, a.target) for r in runs]
-        b = speeds[int(index) - 1]
+        b = quoted(index) if index.startswith("@") else speeds[int(index) - 1]
         rows.append(dict(name=name, runs=str(Path(folder).resolve()), n=len(runs),
                          samples=np.array([s for s, _, _ in got]),
                          peaks=[pk for _, pk, _ in got], n_train=got[0][2] if got else math.nan,
                          speed=np.array(b.get("values") or []), config=b["configuration"]))
     base = rows[0]
-    print(f"target val {a.metric} >= {a.target:g}; speeds: {a.bench} ({speeds[0]['date']}, "
-          f"{speeds[0]['machine']}, {speeds[0]['note']})\n")
+    where = (f"{a.bench} ({speeds[0]['date']}, {speeds[0]['machine']}, {speeds[0]['note']})"
+             if speeds else "quoted")
+    print(f"target val {a.metric} >= {a.target:g}; speeds: {where}\n")
     print("| row | seeds reaching | samples to target (epochs) | samples/s (rounds) | "
           "projected time to target | speed-up, 95 % interval | peak val (seeds) |")
     print("|---|---:|---:|---:|---:|---:|---|")
