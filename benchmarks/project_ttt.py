@@ -46,13 +46,29 @@ def seeds(folder: Path) -> list:
     return runs
 
 
+def n_pairs(run: Path) -> float:
+    """Training pairs in an epoch: metrics.json's, else the samples of epoch 0's last row
+    (the first row alone is mid-epoch where validations run every N steps)."""
+    m = run / "metrics.json"
+    n = json.loads(m.read_text()).get("data", {}).get("n_train") if m.exists() else None
+    if n:
+        return float(n)
+    df = pd.read_csv(run / "epochs.csv")
+    last = df[df["epoch"] == df["epoch"].iloc[0]].iloc[-1]
+    return float(last["samples"]) / (float(last["epoch"]) + 1)
+
+
+def pm(half: float, fmt: str) -> str:
+    """' ± half', or nothing where one figure gives no spread."""
+    return f" ± {half:{fmt}}" if math.isfinite(half) else ""
+
+
 def to_target(run: Path, col: str, target: float) -> tuple:
     """(samples to the first validation at or above target, or inf; peak; n_train)."""
     df = pd.read_csv(run / "epochs.csv")
     df = df[df[col].notna()] if col in df else df.iloc[0:0]
     hit = df[df[col] >= target]
-    first_epoch = pd.read_csv(run / "epochs.csv").iloc[0]
-    n_train = float(first_epoch["samples"]) / (float(first_epoch["epoch"]) + 1)
+    n_train = n_pairs(run)
     peak = float(df[col].max()) if len(df) else math.nan
     return (float(hit["samples"].iloc[0]) if len(hit) else math.inf), peak, n_train
 
@@ -139,8 +155,8 @@ def main(argv=None) -> int:
         t = r["samples"] / np.exp(np.log(r["speed"]).mean())
         n_t, mean_t, half_t = t_interval(t)
         x, lo, hi = speedup(base, r) if np.isfinite(base["samples"]).all() else (math.nan,) * 3
-        print(f"| {r['name']} | {reached.sum()} of {r['n']} | {mean_s / 1e6:.2f} M ± "
-              f"{half_s / 1e6:.2f} ({ep:.1f}) | {sp} | {mean_t:,.0f} s ± {half_t:,.0f} | "
+        print(f"| {r['name']} | {reached.sum()} of {r['n']} | {mean_s / 1e6:.2f} M"
+              f"{pm(half_s / 1e6, '.2f')} ({ep:.1f}) | {sp} | {mean_t:,.0f} s{pm(half_t, ',.0f')} | "
               f"{x:.2f}x" + (f" ({lo:.2f}-{hi:.2f})" if math.isfinite(lo) else "") + f" | {peaks} |")
     return 0
 

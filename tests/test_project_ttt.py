@@ -80,3 +80,15 @@ def test_bench_rows_and_refusals(tmp_path, capsys):
         ttt.main(["--target", "0.3", "--row", "a", str(tmp_path / "ref"), "1"])
     with pytest.raises(SystemExit):
         ttt.main(["--target", "0.3", "--row", "a", str(tmp_path / "ref"), "@0"])
+
+
+def test_epoch_size_with_validations_inside_epochs(tmp_path):
+    run = tmp_path / "r"
+    run.mkdir()
+    # validations every 300 steps of 1,024: the first row is a third of an epoch
+    (run / "epochs.csv").write_text("epoch,step,samples,val_recall@20\n0,300,307200,0.1\n"
+                                    "0,600,614400,0.2\n0,901,922007,\n1,1200,1228183,0.3\n")
+    assert ttt.n_pairs(run) == 922007
+    (run / "metrics.json").write_text(json.dumps({"status": "completed",
+                                                  "data": {"n_train": 900000}}))
+    assert ttt.n_pairs(run) == 900000
