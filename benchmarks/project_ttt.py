@@ -30,29 +30,35 @@ import pandas as pd
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from graphrec.reporting.compare import ASIDE  # noqa: E402
+from graphrec.reporting.run_record import RunRecord  # noqa: E402
 from graphrec.reporting.stats import t_interval  # noqa: E402
 
 
+def record(run: Path):
+    """The run's metrics.json as a RunRecord, or None (killed or still running)."""
+    path = run / "metrics.json"
+    return RunRecord.load(path) if path.is_file() else None
+
+
 def seeds(folder: Path) -> list:
-    """The run folders under folder, less those stopped part-way (status "interrupted":
-    their curve may not have reached the target yet; resumed, they count)."""
+    """The run folders under folder, less those compare leaves aside (ASIDE: interrupted,
+    incomplete, error): their curve may stop short of the target; resumed, they count."""
     runs, left = [], []
     for run in sorted(p.parent for p in folder.glob("*/epochs.csv")):
-        m = run / "metrics.json"
-        status = json.loads(m.read_text()).get("status") if m.exists() else None
-        (left if status == "interrupted" else runs).append(run)
+        rec = record(run)
+        (left if (rec.status if rec else "incomplete") in ASIDE else runs).append(run)
     for run in left:
-        print(f"left out (interrupted; resume it to count it): {run}", file=sys.stderr)
+        print(f"left out (not finished; resume it to count it): {run}", file=sys.stderr)
     return runs
 
 
 def n_pairs(run: Path) -> float:
-    """Training pairs in an epoch: metrics.json's, else the samples of epoch 0's last row
+    """Training pairs in an epoch: the record's, else the samples of epoch 0's last row
     (the first row alone is mid-epoch where validations run every N steps)."""
-    m = run / "metrics.json"
-    n = json.loads(m.read_text()).get("data", {}).get("n_train") if m.exists() else None
-    if n:
-        return float(n)
+    rec = record(run)
+    if rec and rec.data.get("n_train"):
+        return float(rec.data["n_train"])
     df = pd.read_csv(run / "epochs.csv")
     last = df[df["epoch"] == df["epoch"].iloc[0]].iloc[-1]
     return float(last["samples"]) / (float(last["epoch"]) + 1)
@@ -83,7 +89,10 @@ def bench_rows(path: Path) -> list:
 
 def quoted(index: str) -> dict:
     """A bench row stand-in for ``@N``: N samples/s measured elsewhere, one figure."""
-    value = float(index[1:].replace(",", ""))
+    try:
+        value = float(index[1:].replace(",", ""))
+    except ValueError:
+        value = math.nan
     if not value > 0:
         raise SystemExit(f"--row INDEX {index!r}: a quoted samples/s must be > 0")
     return {"values": [value], "configuration": f"quoted {value:g} samples/s"}

@@ -41,7 +41,7 @@ def test_quoted_speeds_give_the_known_ratio(tmp_path, capsys):
     curve(tmp_path / "fast" / "s9", 5_000, status="interrupted")  # part-way: left out
     rows, err = table(capsys, ["--target", "0.3", "--row", "orig", str(tmp_path / "ref"), "@100",
                                "--row", "fast", str(tmp_path / "fast"), "@1,000"])
-    assert "left out (interrupted" in err and "s9" in err
+    assert "left out (not finished" in err and "s9" in err
     assert rows["orig"][1] == "3 of 3" and rows["fast"][1] == "3 of 3"
     assert rows["orig"][4] == "11 s ± 2"  # mean of 10, 12, 11 s at 100 samples/s
     # same samples ratio 2x and 10x the samples/s: 20x, geometric over the seeds
@@ -58,6 +58,7 @@ def test_a_seed_short_of_the_target_is_reported(tmp_path, capsys):
     (tmp_path / "slow" / "s1").mkdir(parents=True)
     (tmp_path / "slow" / "s1" / "epochs.csv").write_text(
         "epoch,step,samples,val_recall@20\n0,1,100,0.2\n1,2,200,0.25\n")
+    (tmp_path / "slow" / "s1" / "metrics.json").write_text(json.dumps({"status": "completed"}))
     rows, _ = table(capsys, ["--target", "0.3", "--row", "orig", str(tmp_path / "ref"), "@100",
                              "--row", "slow", str(tmp_path / "slow"), "@100"])
     assert rows["slow"][1] == "1 of 2" and "not reached" in rows["slow"][2]
@@ -78,8 +79,9 @@ def test_bench_rows_and_refusals(tmp_path, capsys):
     assert rows["b"][5].startswith("10.0") and "(" in rows["b"][5]
     with pytest.raises(SystemExit):
         ttt.main(["--target", "0.3", "--row", "a", str(tmp_path / "ref"), "1"])
-    with pytest.raises(SystemExit):
-        ttt.main(["--target", "0.3", "--row", "a", str(tmp_path / "ref"), "@0"])
+    for bad in ("@0", "@fast"):
+        with pytest.raises(SystemExit):
+            ttt.main(["--target", "0.3", "--row", "a", str(tmp_path / "ref"), bad])
 
 
 def test_epoch_size_with_validations_inside_epochs(tmp_path):
