@@ -79,6 +79,17 @@ def test_baseline_picks_the_reference_row(tmp_path, capsys):
         suggest(sweep, "--baseline", "medium", capsys=capsys)
 
 
+def test_too_few_seeds_names_the_row_that_has_enough(tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    reference(sweep / "fast", [0.20, 0.20], label="fast", model="lightgcn")  # row 0: 2 seeds
+    reference(sweep / "slow", [0.30, 0.30, 0.30], label="slow")
+    with pytest.raises(UsageError, match=r"has 2 .*rows with enough: 1 \(--baseline 1\)"):
+        suggest(sweep, capsys=capsys)
+    with pytest.raises(UsageError) as few:
+        suggest(reference(tmp_path / "ref", [0.30, 0.31]), capsys=capsys)
+    assert "rows with enough" not in str(few.value)  # no other row: no hint
+
+
 def test_round_down_keeps_four_significant_digits():
     assert round_down(0.29585) == 0.2958
     assert round_down(0.0123456) == 0.01234

@@ -178,9 +178,14 @@ def main(args, paths) -> dict:
               "ROW picks another: " + "; ".join(f"{i}: {lab}" for i, (lab, _) in enumerate(found)))
     result = suggest(members, metric, args.fraction)
     if "value" not in result:
+        # a folder holding the reference beside other rows: name the rows that would do
+        ready = [i for i, (_, m) in enumerate(found)
+                 if i != index and "value" in suggest(m, metric, args.fraction)]
+        hint = (f"; rows with enough: {', '.join(map(str, ready))} (--baseline {ready[0]})"
+                if ready else "")
         raise UsageError(f"--suggest-target needs >= {MIN_SEEDS} completed reference seeds with "
                          f"val {metric} in epochs.csv; row {label!r} has "
-                         f"{len(result['seeds'])} (train more seeds of it)")
+                         f"{len(result['seeds'])} (train more seeds of it){hint}")
     print("\n".join(report(result, root)))
     if result["missed"]:
         raise SystemExit(1)
